@@ -1,0 +1,743 @@
+//! An IAM Access Analyzer emulator: the restJson1 wire protocol of the service model
+//! `accessanalyzer/2019-11-01`, for the operations the provider and its tests use, so the real
+//! `aws-sdk-accessanalyzer` client pointed at [`Emulator::endpoint_url`] works unchanged.
+//!
+//! Archive-rule semantics follow the service: a rule archives findings that arrive after it
+//! exists ([`Emulator::add_finding`] evaluates every rule of the analyzer); ACTIVE findings that
+//! were already there are archived only by `ApplyArchiveRule` or `UpdateFindings`.
+//!
+//! Besides the Rust API there is a JSON control plane under `/_emulator/` for processes in other
+//! languages (a Python benchmark baseline, a shell demo), described below.
+//!
+//! # Control plane
+//! - `POST /_emulator/analyzers {name, type}` → `{arn}`
+//! - `POST /_emulator/findings {analyzer, resourceType, resource, principal?, action?, condition?,
+//!   isPublic?, findingType?, error?, resourceOwnerAccount?, status?}` → the finding
+//! - `GET /_emulator/findings?analyzer=NAME`, `GET /_emulator/archive-rules?analyzer=NAME`
+//! - `POST /_emulator/archive-rules {analyzer, ruleName, filter}` (seeds a rule, not recorded)
+//! - `GET /_emulator/requests`, `DELETE /_emulator/requests`
+//! - `POST /_emulator/faults {operation, count, fault, retryAfterSeconds?}` where `fault` is one of
+//!   `Throttling`, `Internal`, `AccessDenied`, `Validation`, `ResourceNotFound`, `Conflict`,
+//!   `ServiceQuotaExceeded`, `Hang`
+//! - `POST /_emulator/latency {millis, operation?}`, `POST /_emulator/apply-delay {millis}`
+
+mod control;
+mod filter;
+mod service;
+mod wire;
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    fmt,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, SystemTime},
+};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::server::{self, ServerGuard};
+use filter::Filter;
+
+/// Where and as whom the emulator runs.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    /// Page size of the List operations when the request gives no `maxResults`.
+    pub page_size: usize,
+    /// 0 for an ephemeral port.
+    pub port: u16,
+    /// How long after `ApplyArchiveRule` returns the findings are archived (0: before it returns).
+    pub apply_delay: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            account: "123456789012".to_owned(),
+            region: "us-east-1".to_owned(),
+            partition: "aws".to_owned(),
+            page_size: 100,
+            port: 0,
+            apply_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// An error (or silence) to answer instead of handling a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 `ThrottlingException` with `Retry-After: <seconds>`.
+    Throttling { retry_after_seconds: u32 },
+    /// 500 `InternalServerException`.
+    Internal,
+    /// 403 `AccessDeniedException`.
+    AccessDenied,
+    /// 400 `ValidationException`.
+    Validation,
+    /// 404 `ResourceNotFoundException`.
+    ResourceNotFound,
+    /// 409 `ConflictException`.
+    Conflict,
+    /// 402 `ServiceQuotaExceededException`.
+    ServiceQuotaExceeded,
+    /// Never answers; the connection stays open until the emulator shuts down.
+    Hang,
+}
+
+/// One request as it arrived, and what it was answered.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRequest {
+    /// The operation name from the service model, e.g. `CreateArchiveRule`; `Unknown` for a
+    /// request that matched no route.
+    pub operation: String,
+    /// The analyzer name, or ARN, as the request named it.
+    pub analyzer: Option<String>,
+    pub rule_name: Option<String>,
+    pub client_token: Option<String>,
+    /// The JSON body merged with the path and query parameters (query values as strings).
+    pub params: Value,
+    /// The HTTP status answered; 0 for a request that was never answered (`Fault::Hang`).
+    pub status: u16,
+    /// The SigV4 credential scope from `Authorization` (`AKID/date/region/service/aws4_request`),
+    /// not verified.
+    pub credential_scope: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FindingStatus {
+    Active,
+    Archived,
+    Resolved,
+}
+
+impl FindingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingStatus::Active => "ACTIVE",
+            FindingStatus::Archived => "ARCHIVED",
+            FindingStatus::Resolved => "RESOLVED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<FindingStatus> {
+        match value {
+            "ACTIVE" => Some(FindingStatus::Active),
+            "ARCHIVED" => Some(FindingStatus::Archived),
+            "RESOLVED" => Some(FindingStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FindingStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a test declares about a finding; the emulator fills in id, account and timestamps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FindingSeed {
+    pub resource_type: String,
+    pub resource: String,
+    pub principal: BTreeMap<String, String>,
+    pub action: Vec<String>,
+    pub condition: BTreeMap<String, String>,
+    pub is_public: bool,
+    /// Defaults to `ExternalAccess` on external-access analyzers and `InternalAccess` on
+    /// internal-access ones; unused-access findings should name their type.
+    pub finding_type: Option<String>,
+    pub error: Option<String>,
+    /// Defaults to the emulator's account.
+    pub resource_owner_account: Option<String>,
+    /// ACTIVE unless set; archive rules are evaluated only for ACTIVE arrivals.
+    pub status: FindingStatus,
+}
+
+impl FindingSeed {
+    pub fn new(resource_type: impl Into<String>, resource: impl Into<String>) -> FindingSeed {
+        FindingSeed {
+            resource_type: resource_type.into(),
+            resource: resource.into(),
+            principal: BTreeMap::new(),
+            action: Vec::new(),
+            condition: BTreeMap::new(),
+            is_public: false,
+            finding_type: None,
+            error: None,
+            resource_owner_account: None,
+            status: FindingStatus::Active,
+        }
+    }
+
+    pub fn principal(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.principal.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn action(mut self, action: impl Into<String>) -> Self {
+        self.action.push(action.into());
+        self
+    }
+
+    pub fn condition(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.condition.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn public(mut self, is_public: bool) -> Self {
+        self.is_public = is_public;
+        self
+    }
+
+    pub fn finding_type(mut self, finding_type: impl Into<String>) -> Self {
+        self.finding_type = Some(finding_type.into());
+        self
+    }
+
+    pub fn error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+
+    pub fn resource_owner_account(mut self, account: impl Into<String>) -> Self {
+        self.resource_owner_account = Some(account.into());
+        self
+    }
+
+    pub fn status(mut self, status: FindingStatus) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub id: String,
+    pub resource_type: String,
+    pub resource: String,
+    pub status: FindingStatus,
+    pub principal: BTreeMap<String, String>,
+    pub action: Vec<String>,
+    pub condition: BTreeMap<String, String>,
+    pub is_public: bool,
+    pub resource_owner_account: String,
+    pub finding_type: Option<String>,
+    pub error: Option<String>,
+    pub created_at: SystemTime,
+    pub analyzed_at: SystemTime,
+    pub updated_at: SystemTime,
+    /// The archive rule that archived it (on arrival or by ApplyArchiveRule); `None` when it is
+    /// not archived or was archived by `UpdateFindings`.
+    pub archived_by: Option<String>,
+}
+
+impl Finding {
+    pub(crate) fn from_seed(
+        seed: FindingSeed,
+        id: &str,
+        account: &str,
+        analyzer_type: &str,
+    ) -> Finding {
+        let now = SystemTime::now();
+        let default_type = if is_external_access(analyzer_type) {
+            Some("ExternalAccess")
+        } else if analyzer_type.ends_with("_INTERNAL_ACCESS") {
+            Some("InternalAccess")
+        } else {
+            None
+        };
+        Finding {
+            id: id.to_owned(),
+            resource_type: seed.resource_type,
+            resource: seed.resource,
+            status: seed.status,
+            principal: seed.principal,
+            action: seed.action,
+            condition: seed.condition,
+            is_public: seed.is_public,
+            resource_owner_account: seed
+                .resource_owner_account
+                .unwrap_or_else(|| account.to_owned()),
+            finding_type: seed.finding_type.or(default_type.map(str::to_owned)),
+            error: seed.error,
+            created_at: now,
+            analyzed_at: now,
+            updated_at: now,
+            archived_by: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArchiveRule {
+    pub name: String,
+    /// The filter as the API received it (the map shape).
+    pub filter: Value,
+    pub created_at: SystemTime,
+    pub updated_at: SystemTime,
+}
+
+/// The analyzer types whose findings `ListFindings` (v1) serves.
+fn is_external_access(analyzer_type: &str) -> bool {
+    matches!(analyzer_type, "ACCOUNT" | "ORGANIZATION")
+}
+
+pub(crate) struct AnalyzerState {
+    name: String,
+    arn: String,
+    analyzer_type: String,
+    created_at: SystemTime,
+    rules: Vec<RuleState>,
+    findings: Vec<Finding>,
+}
+
+struct RuleState {
+    name: String,
+    filter_json: Value,
+    filter: Filter,
+    created_at: SystemTime,
+    updated_at: SystemTime,
+    /// The client token of the CreateArchiveRule that made it: a replay with the same token is
+    /// answered 200 instead of ConflictException, as the service's idempotency promises.
+    creation_token: Option<String>,
+}
+
+impl RuleState {
+    fn to_public(&self) -> ArchiveRule {
+        ArchiveRule {
+            name: self.name.clone(),
+            filter: self.filter_json.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl AnalyzerState {
+    /// Adds a finding, archived on arrival if an archive rule matches it.
+    fn add_finding(&mut self, mut finding: Finding) -> Finding {
+        if finding.status == FindingStatus::Active {
+            if let Some(rule) = self.rules.iter().find(|rule| rule.filter.matches(&finding)) {
+                finding.status = FindingStatus::Archived;
+                finding.archived_by = Some(rule.name.clone());
+            }
+        }
+        self.findings.push(finding.clone());
+        finding
+    }
+
+    /// Archives the ACTIVE findings `filter` matches; returns how many.
+    fn archive_matching(&mut self, rule_name: &str, filter: &Filter) -> usize {
+        let now = SystemTime::now();
+        let mut archived = 0;
+        for finding in &mut self.findings {
+            if finding.status == FindingStatus::Active && filter.matches(finding) {
+                finding.status = FindingStatus::Archived;
+                finding.archived_by = Some(rule_name.to_owned());
+                finding.updated_at = now;
+                archived += 1;
+            }
+        }
+        archived
+    }
+}
+
+pub(crate) struct Inner {
+    analyzers: BTreeMap<String, AnalyzerState>,
+    /// With a sequence number each, so the answer's status finds its record.
+    requests: Vec<(u64, RecordedRequest)>,
+    requests_recorded: u64,
+    faults: HashMap<String, VecDeque<(Fault, usize)>>,
+    latency: Duration,
+    operation_latency: HashMap<String, Duration>,
+    apply_delay: Duration,
+    findings_created: u64,
+    requests_received: u64,
+}
+
+impl Inner {
+    fn analyzer(&self, name: &str) -> Option<&AnalyzerState> {
+        self.analyzers.get(name)
+    }
+
+    fn analyzer_mut(&mut self, name: &str) -> Option<&mut AnalyzerState> {
+        self.analyzers.get_mut(name)
+    }
+
+    fn analyzer_by_arn_mut(&mut self, arn: &str) -> Option<&mut AnalyzerState> {
+        self.analyzers
+            .values_mut()
+            .find(|analyzer| analyzer.arn == arn)
+    }
+
+    /// Takes one injected fault for `operation`, if any is queued.
+    fn take_fault(&mut self, operation: &str) -> Option<Fault> {
+        let queue = self.faults.get_mut(operation)?;
+        let (fault, remaining) = queue.front_mut()?;
+        let fault = fault.clone();
+        *remaining -= 1;
+        if *remaining == 0 {
+            queue.pop_front();
+        }
+        Some(fault)
+    }
+
+    fn latency_for(&self, operation: &str) -> Duration {
+        self.operation_latency
+            .get(operation)
+            .copied()
+            .unwrap_or(self.latency)
+    }
+
+    fn next_finding_id(&mut self) -> String {
+        self.findings_created += 1;
+        crate::util::uuid_like(0, self.findings_created)
+    }
+
+    fn next_request_id(&mut self) -> String {
+        self.requests_received += 1;
+        crate::util::uuid_like(0xa11a_0000, self.requests_received)
+    }
+}
+
+pub(crate) struct State {
+    config: EmulatorConfig,
+    inner: Mutex<Inner>,
+}
+
+impl State {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().expect("emulator state lock poisoned")
+    }
+
+    fn analyzer_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:access-analyzer:{}:{}:analyzer/{name}",
+            self.config.partition, self.config.region, self.config.account
+        )
+    }
+
+    fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
+        let arn = self.analyzer_arn(name);
+        let analyzer = AnalyzerState {
+            name: name.to_owned(),
+            arn: arn.clone(),
+            analyzer_type: analyzer_type.to_owned(),
+            created_at: SystemTime::now(),
+            rules: Vec::new(),
+            findings: Vec::new(),
+        };
+        self.lock().analyzers.insert(name.to_owned(), analyzer);
+        arn
+    }
+
+    /// `None` when the analyzer does not exist.
+    fn add_finding(&self, analyzer_name: &str, seed: FindingSeed) -> Option<Finding> {
+        let mut inner = self.lock();
+        inner.analyzer(analyzer_name)?;
+        let id = inner.next_finding_id();
+        let analyzer = inner.analyzer_mut(analyzer_name)?;
+        let finding = Finding::from_seed(seed, &id, &self.config.account, &analyzer.analyzer_type);
+        Some(analyzer.add_finding(finding))
+    }
+
+    fn fail_next(&self, operation: &str, count: usize, fault: Fault) {
+        if count == 0 {
+            return;
+        }
+        self.lock()
+            .faults
+            .entry(operation.to_owned())
+            .or_default()
+            .push_back((fault, count));
+    }
+}
+
+/// A running emulator. Clones share it; it stops when the last clone is dropped or on
+/// [`Emulator::shutdown`].
+#[derive(Clone)]
+pub struct Emulator {
+    state: Arc<State>,
+    server: Arc<ServerGuard>,
+    endpoint_url: String,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint_url", &self.endpoint_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator with the defaults (account `123456789012`, `us-east-1`, `aws`) on an
+    /// ephemeral port of the current tokio runtime.
+    pub async fn start() -> std::io::Result<Emulator> {
+        Emulator::start_with(EmulatorConfig::default()).await
+    }
+
+    pub async fn start_with(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let port = config.port;
+        let state = Arc::new(State {
+            inner: Mutex::new(Inner {
+                analyzers: BTreeMap::new(),
+                requests: Vec::new(),
+                requests_recorded: 0,
+                faults: HashMap::new(),
+                latency: Duration::ZERO,
+                operation_latency: HashMap::new(),
+                apply_delay: config.apply_delay,
+                findings_created: 0,
+                requests_received: 0,
+            }),
+            config,
+        });
+        let router = control::router()
+            .fallback(wire::handle)
+            .with_state(state.clone());
+        let (address, server) = server::serve(router, port).await?;
+        Ok(Emulator {
+            state,
+            server: Arc::new(server),
+            endpoint_url: format!("http://{address}"),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, for the SDK's `endpoint_url` or `AWS_ENDPOINT_URL_ACCESSANALYZER`.
+    pub fn endpoint_url(&self) -> String {
+        self.endpoint_url.clone()
+    }
+
+    pub fn account(&self) -> String {
+        self.state.config.account.clone()
+    }
+
+    pub fn region(&self) -> String {
+        self.state.config.region.clone()
+    }
+
+    pub fn partition(&self) -> String {
+        self.state.config.partition.clone()
+    }
+
+    /// The ARN an analyzer of this name has (whether or not it exists).
+    pub fn analyzer_arn(&self, name: &str) -> String {
+        self.state.analyzer_arn(name)
+    }
+
+    /// Adds an analyzer (replacing one of the same name) and returns its ARN.
+    /// `analyzer_type` is the service's `Type`, e.g. `ACCOUNT` or `ACCOUNT_UNUSED_ACCESS`.
+    pub fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
+        self.state.add_analyzer(name, analyzer_type)
+    }
+
+    /// Removes an analyzer with its rules and findings.
+    pub fn remove_analyzer(&self, name: &str) {
+        self.state.lock().analyzers.remove(name);
+    }
+
+    /// Adds a finding as the analyzer would on discovering it: the analyzer's archive rules are
+    /// evaluated and a matching one archives it on arrival.
+    ///
+    /// # Panics
+    /// If the analyzer does not exist (a mistake in the test's setup).
+    pub fn add_finding(&self, analyzer_name: &str, seed: FindingSeed) -> Finding {
+        self.state
+            .add_finding(analyzer_name, seed)
+            .unwrap_or_else(|| panic!("add_finding: no analyzer named {analyzer_name}"))
+    }
+
+    /// The analyzer's findings in creation order; empty if it does not exist.
+    pub fn findings(&self, analyzer_name: &str) -> Vec<Finding> {
+        self.state
+            .lock()
+            .analyzer(analyzer_name)
+            .map(|analyzer| analyzer.findings.clone())
+            .unwrap_or_default()
+    }
+
+    /// Changes a finding's status behind the API's back, e.g. to RESOLVED as the analyzer does
+    /// when the access goes away. Returns false if there is no such finding.
+    pub fn set_finding_status(&self, analyzer_name: &str, id: &str, status: FindingStatus) -> bool {
+        let mut inner = self.state.lock();
+        let Some(finding) = inner
+            .analyzer_mut(analyzer_name)
+            .and_then(|analyzer| analyzer.findings.iter_mut().find(|f| f.id == id))
+        else {
+            return false;
+        };
+        finding.status = status;
+        finding.updated_at = SystemTime::now();
+        if status != FindingStatus::Archived {
+            finding.archived_by = None;
+        }
+        true
+    }
+
+    /// The analyzer's archive rules in creation order; empty if it does not exist.
+    pub fn archive_rules(&self, analyzer_name: &str) -> Vec<ArchiveRule> {
+        self.state
+            .lock()
+            .analyzer(analyzer_name)
+            .map(|analyzer| analyzer.rules.iter().map(RuleState::to_public).collect())
+            .unwrap_or_default()
+    }
+
+    /// Creates or replaces a rule directly, without a request record and without touching
+    /// findings (as CreateArchiveRule does not).
+    ///
+    /// # Panics
+    /// If the analyzer does not exist or the filter is invalid (mistakes in the test's setup).
+    pub fn put_archive_rule(&self, analyzer_name: &str, rule_name: &str, filter: Value) {
+        let parsed = Filter::parse(&filter, true)
+            .unwrap_or_else(|error| panic!("put_archive_rule: invalid filter: {error}"));
+        let mut inner = self.state.lock();
+        let analyzer = inner
+            .analyzer_mut(analyzer_name)
+            .unwrap_or_else(|| panic!("put_archive_rule: no analyzer named {analyzer_name}"));
+        service::upsert_rule(analyzer, rule_name, filter, parsed, None);
+    }
+
+    /// Every request so far, in arrival order, including failed and faulted ones.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        let inner = self.state.lock();
+        inner.requests.iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    /// The recorded requests of one operation, e.g. `"ApplyArchiveRule"`.
+    pub fn requests_for(&self, operation: &str) -> Vec<RecordedRequest> {
+        self.state
+            .lock()
+            .requests
+            .iter()
+            .map(|(_, request)| request)
+            .filter(|request| request.operation == operation)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state.lock().requests.clear();
+    }
+
+    /// Answers the next `count` calls of `operation` with `fault` instead of handling them.
+    /// Faults queue: a second `fail_next` for the same operation takes effect after the first.
+    pub fn fail_next(&self, operation: &str, count: usize, fault: Fault) {
+        self.state.fail_next(operation, count, fault);
+    }
+
+    /// Delays every answer by `latency` (operations with their own latency excepted).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.lock().latency = latency;
+    }
+
+    /// Delays every answer to `operation` by `latency`, instead of the global latency.
+    pub fn set_operation_latency(&self, operation: &str, latency: Duration) {
+        self.state
+            .lock()
+            .operation_latency
+            .insert(operation.to_owned(), latency);
+    }
+
+    /// How long after ApplyArchiveRule returns its findings are archived (the service does not
+    /// promise the apply is synchronous).
+    pub fn set_apply_delay(&self, delay: Duration) {
+        self.state.lock().apply_delay = delay;
+    }
+
+    /// Stops the server now; requests in flight (a hanging one included) are dropped.
+    pub fn shutdown(&self) {
+        self.server.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn role(name: &str, trusted: &str) -> FindingSeed {
+        FindingSeed::new("AWS::IAM::Role", format!("arn:aws:iam::123456789012:role/{name}"))
+            .principal("AWS", format!("arn:aws:iam::{trusted}:root"))
+            .action("sts:AssumeRole")
+    }
+
+    #[tokio::test]
+    async fn faults_are_consumed_one_per_call_in_queue_order() {
+        let emulator = Emulator::start().await.expect("emulator starts");
+        emulator.fail_next("CreateArchiveRule", 2, Fault::Internal);
+        emulator.fail_next("CreateArchiveRule", 1, Fault::Hang);
+        emulator.fail_next("GetArchiveRule", 0, Fault::Internal);
+        let mut inner = emulator.state.lock();
+        assert_eq!(inner.take_fault("GetArchiveRule"), None);
+        assert_eq!(inner.take_fault("CreateArchiveRule"), Some(Fault::Internal));
+        assert_eq!(inner.take_fault("UpdateArchiveRule"), None);
+        assert_eq!(inner.take_fault("CreateArchiveRule"), Some(Fault::Internal));
+        assert_eq!(inner.take_fault("CreateArchiveRule"), Some(Fault::Hang));
+        assert_eq!(inner.take_fault("CreateArchiveRule"), None);
+    }
+
+    #[tokio::test]
+    async fn rules_archive_findings_on_arrival_but_not_existing_ones() {
+        let emulator = Emulator::start().await.expect("emulator starts");
+        emulator.add_analyzer("account", "ACCOUNT");
+        let before = emulator.add_finding("account", role("before", "111111111111"));
+        emulator.put_archive_rule(
+            "account",
+            "partner",
+            json!({"principal.AWS": {"contains": ["111111111111"]}}),
+        );
+        let after = emulator.add_finding("account", role("after", "111111111111"));
+        let other = emulator.add_finding("account", role("other", "222222222222"));
+
+        assert_eq!(before.status, FindingStatus::Active);
+        assert_eq!(after.status, FindingStatus::Archived);
+        assert_eq!(after.archived_by.as_deref(), Some("partner"));
+        assert_eq!(other.status, FindingStatus::Active);
+        let statuses: Vec<FindingStatus> = emulator
+            .findings("account")
+            .iter()
+            .map(|finding| finding.status)
+            .collect();
+        assert_eq!(
+            statuses,
+            [FindingStatus::Active, FindingStatus::Archived, FindingStatus::Active]
+        );
+    }
+
+    #[tokio::test]
+    async fn ids_are_deterministic_and_defaults_follow_the_analyzer() {
+        let emulator = Emulator::start().await.expect("emulator starts");
+        emulator.add_analyzer("account", "ACCOUNT");
+        emulator.add_analyzer("unused", "ACCOUNT_UNUSED_ACCESS");
+        let first = emulator.add_finding("account", role("a", "111111111111"));
+        let second = emulator.add_finding("unused", FindingSeed::new("AWS::IAM::Role", "r"));
+        assert_eq!(first.id, "00000000-0000-4000-8000-000000000001");
+        assert_eq!(second.id, "00000000-0000-4000-8000-000000000002");
+        assert_eq!(first.finding_type.as_deref(), Some("ExternalAccess"));
+        assert_eq!(second.finding_type, None);
+        assert_eq!(first.resource_owner_account, "123456789012");
+        assert_eq!(
+            emulator.analyzer_arn("account"),
+            "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/account"
+        );
+    }
+
+    #[tokio::test]
+    async fn removing_an_analyzer_removes_its_rules_and_findings() {
+        let emulator = Emulator::start().await.expect("emulator starts");
+        emulator.add_analyzer("account", "ACCOUNT");
+        emulator.put_archive_rule("account", "r", json!({"isPublic": {"eq": ["false"]}}));
+        emulator.add_finding("account", role("a", "111111111111"));
+        emulator.remove_analyzer("account");
+        assert!(emulator.findings("account").is_empty());
+        assert!(emulator.archive_rules("account").is_empty());
+    }
+}

@@ -1,0 +1,476 @@
+//! `ResourceProperties` of `Custom::AppliedArchiveRule`, parsed once into types that cannot hold an
+//! invalid rule (SPEC §2).
+//!
+//! CloudFormation sends every scalar property as a string (`"true"`, `"60"`), while a direct
+//! invocation or SAM local may send real JSON booleans and numbers; both are accepted.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::arn::{parse_analyzer_arn, Location};
+use crate::error::PropertyError;
+use crate::filter::{describe, Filter};
+
+const KNOWN_PROPERTIES: [&str; 11] = [
+    "ServiceToken",
+    "ServiceTimeout",
+    "AnalyzerName",
+    "AnalyzerArn",
+    "RuleName",
+    "Filter",
+    "ApplyToExistingFindings",
+    "ArchiveTimeoutSeconds",
+    "AdoptExisting",
+    "MaxFindingsToArchive",
+    "Revision",
+];
+const DEFAULT_ARCHIVE_TIMEOUT_SECONDS: u64 = 60;
+/// Lambda's own limit: no wait can outlast a 15-minute invocation.
+const MAX_ARCHIVE_TIMEOUT_SECONDS: u64 = 900;
+
+/// Validated properties of one `Custom::AppliedArchiveRule`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleProperties {
+    pub analyzer: AnalyzerRef,
+    pub rule_name: String,
+    pub filter: Filter,
+    pub apply_to_existing_findings: bool,
+    pub archive_timeout: Duration,
+    pub adopt_existing: bool,
+    pub max_findings_to_archive: Option<u64>,
+    pub revision: Option<String>,
+}
+
+/// The analyzer as declared: by name, by ARN, or both (which must agree once resolved).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnalyzerRef {
+    Name(String),
+    Arn(String),
+    Both { name: String, arn: String },
+}
+
+/// An analyzer resolved against the stack's location, without any lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Analyzer {
+    pub name: String,
+    pub arn: String,
+}
+
+impl AnalyzerRef {
+    /// Resolves the analyzer in the stack's own partition, region and account. An ARN elsewhere is
+    /// refused: the provider only acts where it runs.
+    pub fn resolve(&self, stack: &Location) -> Result<Analyzer, PropertyError> {
+        match self {
+            AnalyzerRef::Name(name) => Ok(Analyzer {
+                name: name.clone(),
+                arn: stack.analyzer_arn(name),
+            }),
+            AnalyzerRef::Arn(arn) => resolve_arn(arn, stack),
+            AnalyzerRef::Both { name, arn } => {
+                let resolved = resolve_arn(arn, stack)?;
+                if &resolved.name != name {
+                    return Err(PropertyError::new(
+                        "AnalyzerArn",
+                        format!(
+                            "names analyzer {:?} but AnalyzerName is {name:?}; give one of them or make them agree",
+                            resolved.name
+                        ),
+                    ));
+                }
+                Ok(resolved)
+            }
+        }
+    }
+}
+
+fn resolve_arn(arn: &str, stack: &Location) -> Result<Analyzer, PropertyError> {
+    let parsed = parse_analyzer_arn(arn).ok_or_else(|| {
+        PropertyError::new(
+            "AnalyzerArn",
+            format!("{arn:?} is not an analyzer ARN (arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>)"),
+        )
+    })?;
+    if parsed.location != *stack {
+        return Err(PropertyError::new(
+            "AnalyzerArn",
+            format!(
+                "{arn:?} is in {} of partition {}, but the stack is in {} of partition {}; the provider only acts in its own account and region",
+                parsed.location, parsed.location.partition, stack, stack.partition
+            ),
+        ));
+    }
+    check_analyzer_name("AnalyzerArn", &parsed.name)?;
+    Ok(Analyzer {
+        name: parsed.name,
+        arn: arn.to_owned(),
+    })
+}
+
+impl RuleProperties {
+    /// Parses `ResourceProperties` of a Create or Update. Unknown keys are refused so that a typo
+    /// (`Filters`, `ruleName`) fails loudly instead of being ignored.
+    pub fn parse(properties: &Value) -> Result<RuleProperties, PropertyError> {
+        let map = properties_map(properties)?;
+        reject_unknown(map, &KNOWN_PROPERTIES)?;
+        if let Some(value) = map.get("ServiceTimeout") {
+            parse_u64_in("ServiceTimeout", value, 1, u64::MAX)?;
+        }
+        let analyzer = parse_analyzer_ref(map)?;
+        let rule_name = parse_rule_name(map.get("RuleName"))?;
+        let filter = Filter::parse(
+            map.get("Filter")
+                .ok_or_else(|| PropertyError::new("Filter", "is required"))?,
+        )?;
+        let apply_to_existing_findings =
+            optional(map, "ApplyToExistingFindings", parse_bool)?.unwrap_or(true);
+        let archive_timeout_seconds = optional(map, "ArchiveTimeoutSeconds", |p, v| {
+            parse_u64_in(p, v, 0, MAX_ARCHIVE_TIMEOUT_SECONDS)
+        })?
+        .unwrap_or(DEFAULT_ARCHIVE_TIMEOUT_SECONDS);
+        let adopt_existing = optional(map, "AdoptExisting", parse_bool)?.unwrap_or(false);
+        let max_findings_to_archive = optional(map, "MaxFindingsToArchive", |p, v| {
+            parse_u64_in(p, v, 0, u64::MAX)
+        })?;
+        let revision = optional(map, "Revision", parse_scalar_string)?;
+        Ok(RuleProperties {
+            analyzer,
+            rule_name,
+            filter,
+            apply_to_existing_findings,
+            archive_timeout: Duration::from_secs(archive_timeout_seconds),
+            adopt_existing,
+            max_findings_to_archive,
+            revision,
+        })
+    }
+}
+
+/// `ServiceTimeout` bounds the provider's own time budget (SPEC §4). It is read leniently, before
+/// validation, because even a Delete (whose properties are never validated) must honour it.
+pub fn service_timeout(properties: &Value) -> Option<Duration> {
+    let value = properties.get("ServiceTimeout")?;
+    parse_u64_in("ServiceTimeout", value, 1, u64::MAX)
+        .ok()
+        .map(Duration::from_secs)
+}
+
+pub(crate) fn properties_map(properties: &Value) -> Result<&Map<String, Value>, PropertyError> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    match properties {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(EMPTY.get_or_init(Map::new)),
+        other => Err(PropertyError::new(
+            "ResourceProperties",
+            format!("must be a map, got {}", describe(other)),
+        )),
+    }
+}
+
+pub(crate) fn reject_unknown(
+    map: &Map<String, Value>,
+    known: &[&str],
+) -> Result<(), PropertyError> {
+    match map.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(key) => Err(PropertyError::new(
+            key,
+            format!(
+                "is not a property of this resource type; known properties: {}",
+                known.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn parse_analyzer_ref(map: &Map<String, Value>) -> Result<AnalyzerRef, PropertyError> {
+    let name = optional(map, "AnalyzerName", parse_nonempty_string)?;
+    let arn = optional(map, "AnalyzerArn", parse_nonempty_string)?;
+    if let Some(name) = &name {
+        check_analyzer_name("AnalyzerName", name)?;
+    }
+    match (name, arn) {
+        (Some(name), None) => Ok(AnalyzerRef::Name(name)),
+        (None, Some(arn)) => Ok(AnalyzerRef::Arn(arn)),
+        (Some(name), Some(arn)) => Ok(AnalyzerRef::Both { name, arn }),
+        (None, None) => Err(PropertyError::new(
+            "AnalyzerName",
+            "is required (or give AnalyzerArn)",
+        )),
+    }
+}
+
+/// The service's `AnalyzerName` shape: 1–255 characters of `[A-Za-z_][A-Za-z0-9_.-]*`
+/// (service-linked analyzers start with `_`).
+fn check_analyzer_name(property: &str, name: &str) -> Result<(), PropertyError> {
+    check_name(property, "analyzer name", name, |c| {
+        c.is_ascii_alphabetic() || c == '_'
+    })
+}
+
+/// The service's `Name` shape for rules: 1–255 characters of `[A-Za-z][A-Za-z0-9_.-]*`.
+pub(crate) fn check_rule_name(property: &str, name: &str) -> Result<(), PropertyError> {
+    check_name(property, "rule name", name, |c| c.is_ascii_alphabetic())
+}
+
+fn check_name(
+    property: &str,
+    what: &str,
+    name: &str,
+    valid_first: impl Fn(char) -> bool,
+) -> Result<(), PropertyError> {
+    let valid_rest = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    let len = name.chars().count();
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(&valid_first);
+    if !(1..=255).contains(&len) || !first_ok || !chars.all(valid_rest) {
+        return Err(PropertyError::new(
+            property,
+            format!("{name:?} is not a valid {what} (1-255 characters, letters, digits, _ . -, starting with a letter{})",
+                if what == "analyzer name" { " or _" } else { "" }),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_rule_name(value: Option<&Value>) -> Result<String, PropertyError> {
+    let value = value.ok_or_else(|| PropertyError::new("RuleName", "is required"))?;
+    let name = parse_nonempty_string("RuleName", value)?;
+    check_rule_name("RuleName", &name)?;
+    Ok(name)
+}
+
+pub(crate) fn optional<T>(
+    map: &Map<String, Value>,
+    property: &str,
+    parse: impl Fn(&str, &Value) -> Result<T, PropertyError>,
+) -> Result<Option<T>, PropertyError> {
+    map.get(property).map(|v| parse(property, v)).transpose()
+}
+
+/// `true`, `"true"` and `"True"` are all true (CloudFormation stringifies booleans).
+pub fn parse_bool(property: &str, value: &Value) -> Result<bool, PropertyError> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        other => Err(PropertyError::new(
+            property,
+            format!("must be true or false, got {}", describe(other)),
+        )),
+    }
+}
+
+/// `60` and `"60"` are both 60.
+pub(crate) fn parse_u64_in(
+    property: &str,
+    value: &Value,
+    min: u64,
+    max: u64,
+) -> Result<u64, PropertyError> {
+    let parsed = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u64>().ok()
+        }
+        _ => None,
+    };
+    let range = if max == u64::MAX {
+        format!("a whole number of at least {min}")
+    } else {
+        format!("a whole number from {min} to {max}")
+    };
+    match parsed {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(PropertyError::new(
+            property,
+            format!("must be {range}, got {}", describe(value)),
+        )),
+    }
+}
+
+fn parse_nonempty_string(property: &str, value: &Value) -> Result<String, PropertyError> {
+    match value {
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+        other => Err(PropertyError::new(
+            property,
+            format!("must be a non-empty string, got {}", describe(other)),
+        )),
+    }
+}
+
+/// `Revision` is any string; a number from a direct invocation means its decimal form.
+fn parse_scalar_string(property: &str, value: &Value) -> Result<String, PropertyError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(PropertyError::new(
+            property,
+            format!("must be a string, got {}", describe(other)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn stack() -> Location {
+        Location {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        }
+    }
+
+    fn base() -> Value {
+        json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:provider",
+            "AnalyzerName": "main",
+            "RuleName": "ignore-roles",
+            "Filter": {"resourceType": {"Eq": ["AWS::IAM::Role"]}}
+        })
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut props = base();
+        props[key] = value;
+        props
+    }
+
+    fn error_of(props: Value) -> PropertyError {
+        RuleProperties::parse(&props).unwrap_err()
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_properties_are_absent() {
+        let p = RuleProperties::parse(&base()).unwrap();
+        assert!(p.apply_to_existing_findings);
+        assert_eq!(p.archive_timeout, Duration::from_secs(60));
+        assert!(!p.adopt_existing);
+        assert_eq!(p.max_findings_to_archive, None);
+        assert_eq!(p.revision, None);
+        assert_eq!(p.analyzer, AnalyzerRef::Name("main".into()));
+    }
+
+    #[test]
+    fn scalars_arrive_as_strings_from_cloudformation() {
+        let mut props = base();
+        props["ApplyToExistingFindings"] = json!("False");
+        props["ArchiveTimeoutSeconds"] = json!("0");
+        props["AdoptExisting"] = json!("TRUE");
+        props["MaxFindingsToArchive"] = json!("250");
+        props["Revision"] = json!(7);
+        props["ServiceTimeout"] = json!("300");
+        let p = RuleProperties::parse(&props).unwrap();
+        assert!(!p.apply_to_existing_findings);
+        assert_eq!(p.archive_timeout, Duration::ZERO);
+        assert!(p.adopt_existing);
+        assert_eq!(p.max_findings_to_archive, Some(250));
+        assert_eq!(p.revision.as_deref(), Some("7"));
+        assert_eq!(service_timeout(&props), Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn bad_scalars_name_the_property_and_the_value() {
+        for (key, value) in [
+            ("ApplyToExistingFindings", json!("yes")),
+            ("AdoptExisting", json!(1)),
+            ("ArchiveTimeoutSeconds", json!("901")),
+            ("ArchiveTimeoutSeconds", json!("-1")),
+            ("ArchiveTimeoutSeconds", json!("6O")),
+            ("MaxFindingsToArchive", json!(-3)),
+            ("MaxFindingsToArchive", json!("1.5")),
+            ("ServiceTimeout", json!("0")),
+            ("Revision", json!({"a": 1})),
+        ] {
+            let e = error_of(with(key, value.clone()));
+            assert_eq!(e.property, key);
+            assert!(
+                e.to_string().contains(&describe(&value)),
+                "{key}: {e} should show the value"
+            );
+        }
+    }
+
+    #[test]
+    fn required_properties_are_named_when_missing() {
+        for key in ["RuleName", "Filter", "AnalyzerName"] {
+            let mut props = base();
+            props.as_object_mut().unwrap().remove(key);
+            assert_eq!(error_of(props).property, key);
+        }
+        assert_eq!(
+            RuleProperties::parse(&Value::Null).unwrap_err().property,
+            "AnalyzerName"
+        );
+    }
+
+    #[test]
+    fn unknown_properties_are_refused_by_name() {
+        let e = error_of(with("Filters", json!({})));
+        assert_eq!(e.property, "Filters");
+        assert!(e.to_string().contains("not a property"));
+    }
+
+    #[test]
+    fn names_follow_the_service_patterns() {
+        for bad in ["1rule", "_rule", "rule name", "", &"r".repeat(256)] {
+            assert_eq!(
+                error_of(with("RuleName", json!(bad))).property,
+                "RuleName",
+                "{bad:?}"
+            );
+        }
+        assert!(RuleProperties::parse(&with("RuleName", json!("R.u_l-e9"))).is_ok());
+        assert!(RuleProperties::parse(&with("AnalyzerName", json!("_service.linked"))).is_ok());
+        assert_eq!(
+            error_of(with("AnalyzerName", json!("9lives"))).property,
+            "AnalyzerName"
+        );
+    }
+
+    #[test]
+    fn analyzer_arn_resolves_to_its_name_in_the_stack_location() {
+        let mut props = base();
+        props.as_object_mut().unwrap().remove("AnalyzerName");
+        props["AnalyzerArn"] =
+            json!("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/main");
+        let p = RuleProperties::parse(&props).unwrap();
+        let analyzer = p.analyzer.resolve(&stack()).unwrap();
+        assert_eq!(analyzer.name, "main");
+        assert_eq!(
+            analyzer.arn,
+            "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/main"
+        );
+    }
+
+    #[test]
+    fn both_analyzer_properties_must_name_one_analyzer() {
+        let mut props = base();
+        props["AnalyzerArn"] =
+            json!("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/main");
+        let p = RuleProperties::parse(&props).unwrap();
+        assert!(p.analyzer.resolve(&stack()).is_ok());
+        props["AnalyzerArn"] =
+            json!("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/other");
+        let p = RuleProperties::parse(&props).unwrap();
+        let e = p.analyzer.resolve(&stack()).unwrap_err();
+        assert_eq!(e.property, "AnalyzerArn");
+    }
+
+    #[test]
+    fn analyzer_arn_in_another_account_or_region_is_refused() {
+        for arn in [
+            "arn:aws:access-analyzer:eu-west-1:123456789012:analyzer/main",
+            "arn:aws:access-analyzer:us-east-1:999999999999:analyzer/main",
+            "not-an-arn",
+        ] {
+            let r = AnalyzerRef::Arn(arn.into()).resolve(&stack());
+            assert_eq!(r.unwrap_err().property, "AnalyzerArn", "{arn}");
+        }
+    }
+}
