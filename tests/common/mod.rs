@@ -1,0 +1,349 @@
+//! Shared set-up for the integration tests: the provider in-process, with the real SDK client
+//! talking HTTP to the Access Analyzer emulator, and a receiver standing in for the presigned
+//! ResponseURL. Each test starts its own servers on ephemeral loopback ports.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use applied_archive_rule::access_analyzer::SdkAccessAnalyzer;
+use applied_archive_rule::cfn::{DeliveryPolicy, ResponseUrlPolicy};
+use applied_archive_rule::error::InvocationError;
+use applied_archive_rule::handler::{self, Invocation, Provider, Settings};
+use aws_sdk_accessanalyzer::config::retry::RetryConfig;
+use aws_sdk_accessanalyzer::config::{BehaviorVersion, Credentials, Region};
+use serde_json::{json, Value};
+use testkit::access_analyzer::{Emulator, FindingSeed, FindingStatus};
+use testkit::receiver::{ReceivedResponse, ResponseReceiver};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+pub const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/security-baseline/5b6e1e10-8a1b-11ef-b864-0242ac120002";
+pub const FUNCTION_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:applied-archive-rule-provider";
+pub const ANALYZER: &str = "main";
+pub const RESOURCE_TYPE: &str = "Custom::AppliedArchiveRule";
+/// Operations that change state; a refused request must cause none of them.
+pub const MUTATING: [&str; 5] = [
+    "CreateArchiveRule",
+    "UpdateArchiveRule",
+    "DeleteArchiveRule",
+    "ApplyArchiveRule",
+    "UpdateFindings",
+];
+
+/// The response CloudFormation would have received.
+#[derive(Clone, Debug)]
+pub struct CfnResponse {
+    pub status: String,
+    pub reason: String,
+    pub physical_id: String,
+    pub data: BTreeMap<String, String>,
+    pub body: Value,
+    pub raw: ReceivedResponse,
+}
+
+impl CfnResponse {
+    pub fn from_received(raw: ReceivedResponse) -> CfnResponse {
+        let body = raw.json.clone().expect("the response body is JSON");
+        let text = |key: &str| {
+            body[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key} is not a string in {body}"))
+                .to_owned()
+        };
+        let data = body["Data"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().expect("Data values are strings").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        CfnResponse {
+            status: text("Status"),
+            reason: text("Reason"),
+            physical_id: text("PhysicalResourceId"),
+            data,
+            body,
+            raw,
+        }
+    }
+
+    pub fn data(&self, key: &str) -> &str {
+        self.data
+            .get(key)
+            .unwrap_or_else(|| panic!("Data has no {key}: {:?}", self.data))
+    }
+
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        assert_eq!(self.status, "SUCCESS", "reason: {}", self.reason);
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_failed(&self) -> &Self {
+        assert_eq!(
+            self.status, "FAILED",
+            "expected FAILED, got {:?}",
+            self.body
+        );
+        self
+    }
+}
+
+pub struct Harness {
+    pub emulator: Emulator,
+    pub receiver: ResponseReceiver,
+    pub provider: Provider<SdkAccessAnalyzer>,
+    events: AtomicUsize,
+}
+
+/// An SDK client for the emulator, with fast retries so throttling tests stay quick.
+pub fn sdk_client(endpoint_url: &str) -> aws_sdk_accessanalyzer::Client {
+    let config = aws_sdk_accessanalyzer::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint_url)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(5)),
+        )
+        .build();
+    aws_sdk_accessanalyzer::Client::from_conf(config)
+}
+
+pub fn test_settings() -> Settings {
+    Settings {
+        response_urls: ResponseUrlPolicy {
+            extra_host_suffixes: vec![],
+            allow_local: true,
+        },
+        delivery: DeliveryPolicy {
+            attempts: 4,
+            first_backoff: Duration::from_millis(10),
+            attempt_timeout: Duration::from_secs(5),
+        },
+        ..Settings::default()
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::start_with(test_settings()).await
+    }
+
+    pub async fn start_with(settings: Settings) -> Harness {
+        let emulator = Emulator::start().await.expect("emulator starts");
+        emulator.add_analyzer(ANALYZER, "ACCOUNT");
+        let receiver = ResponseReceiver::start().await.expect("receiver starts");
+        let provider = Provider {
+            access_analyzer: SdkAccessAnalyzer::new(sdk_client(&emulator.endpoint_url())),
+            http: handler::response_client().expect("http client"),
+            settings,
+        };
+        Harness {
+            emulator,
+            receiver,
+            provider,
+            events: AtomicUsize::new(0),
+        }
+    }
+
+    /// The scenario of the issue: 4 ACTIVE findings on IAM roles, 4 on other resource types.
+    /// Returns (role finding ids, other finding ids).
+    pub fn seed_findings(&self) -> (Vec<String>, Vec<String>) {
+        let roles = (1..=4)
+            .map(|i| {
+                self.emulator
+                    .add_finding(
+                        ANALYZER,
+                        FindingSeed::new(
+                            "AWS::IAM::Role",
+                            format!("arn:aws:iam::{ACCOUNT}:role/vendor-audit-{i}"),
+                        )
+                        .principal("AWS", "arn:aws:iam::444455556666:root")
+                        .action("sts:AssumeRole"),
+                    )
+                    .id
+            })
+            .collect();
+        let others = [
+            ("AWS::S3::Bucket", "arn:aws:s3:::shared-reports"),
+            (
+                "AWS::KMS::Key",
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd",
+            ),
+            (
+                "AWS::SQS::Queue",
+                "arn:aws:sqs:us-east-1:123456789012:partner-inbox",
+            ),
+            ("AWS::S3::Bucket", "arn:aws:s3:::public-assets"),
+        ]
+        .into_iter()
+        .map(|(kind, arn)| {
+            self.emulator
+                .add_finding(
+                    ANALYZER,
+                    FindingSeed::new(kind, arn)
+                        .principal("AWS", "*")
+                        .public(true),
+                )
+                .id
+        })
+        .collect();
+        (roles, others)
+    }
+
+    pub fn status_of(&self, id: &str) -> FindingStatus {
+        self.emulator
+            .findings(ANALYZER)
+            .into_iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("no finding {id}"))
+            .status
+    }
+
+    pub fn active_ids(&self) -> Vec<String> {
+        self.emulator
+            .findings(ANALYZER)
+            .into_iter()
+            .filter(|f| f.status == FindingStatus::Active)
+            .map(|f| f.id)
+            .collect()
+    }
+
+    pub fn rule_filter(&self, rule: &str) -> Option<Value> {
+        self.emulator
+            .archive_rules(ANALYZER)
+            .into_iter()
+            .find(|r| r.name == rule)
+            .map(|r| r.filter)
+    }
+
+    pub fn rule_arn(&self, rule: &str) -> String {
+        format!(
+            "arn:aws:access-analyzer:{REGION}:{ACCOUNT}:analyzer/{ANALYZER}/archive-rule/{rule}"
+        )
+    }
+
+    /// Mutating calls the emulator recorded, as (operation, client token).
+    pub fn mutating_calls(&self) -> Vec<(String, Option<String>)> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .filter(|r| MUTATING.contains(&r.operation.as_str()))
+            .map(|r| (r.operation, r.client_token))
+            .collect()
+    }
+
+    pub fn operations(&self) -> Vec<String> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .map(|r| r.operation)
+            .collect()
+    }
+
+    fn next_request_id(&self) -> String {
+        let n = self.events.fetch_add(1, Ordering::SeqCst);
+        format!("5f1c{n:04}-8d2e-4b7a-9c3f-{n:012}")
+    }
+
+    fn base_event(&self, request_type: &str, logical_id: &str, properties: Value) -> Value {
+        let request_id = self.next_request_id();
+        json!({
+            "RequestType": request_type,
+            "ServiceToken": FUNCTION_ARN,
+            "ResponseURL": self.receiver.response_url(&request_id),
+            "StackId": STACK_ID,
+            "RequestId": request_id,
+            "LogicalResourceId": logical_id,
+            "ResourceType": RESOURCE_TYPE,
+            "ResourceProperties": properties,
+        })
+    }
+
+    pub fn create_event(&self, logical_id: &str, properties: Value) -> Value {
+        self.base_event("Create", logical_id, properties)
+    }
+
+    pub fn update_event(
+        &self,
+        logical_id: &str,
+        physical_id: &str,
+        properties: Value,
+        old: Value,
+    ) -> Value {
+        let mut event = self.base_event("Update", logical_id, properties);
+        event["PhysicalResourceId"] = json!(physical_id);
+        event["OldResourceProperties"] = old;
+        event
+    }
+
+    pub fn delete_event(&self, logical_id: &str, physical_id: &str, properties: Value) -> Value {
+        let mut event = self.base_event("Delete", logical_id, properties);
+        event["PhysicalResourceId"] = json!(physical_id);
+        event
+    }
+
+    /// Invokes the handler as Lambda would, with `budget` until the deadline.
+    pub async fn invoke_with(
+        &self,
+        event: &Value,
+        budget: Duration,
+    ) -> Result<Value, InvocationError> {
+        let deadline = SystemTime::now() + budget;
+        let invocation = Invocation {
+            deadline_epoch_ms: deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64,
+            invoked_function_arn: FUNCTION_ARN.to_owned(),
+        };
+        handler::handle(&self.provider, event.clone(), &invocation).await
+    }
+
+    /// Sends an event and returns the one response CloudFormation received for it.
+    pub async fn send(&self, event: &Value) -> CfnResponse {
+        let result = self.invoke_with(event, Duration::from_secs(60)).await;
+        assert!(
+            result.is_ok(),
+            "the invocation reports delivery: {result:?}"
+        );
+        self.response_for(event)
+    }
+
+    /// The single response received for `event` (asserts there is exactly one).
+    pub fn response_for(&self, event: &Value) -> CfnResponse {
+        let name = event["RequestId"].as_str().expect("RequestId");
+        let mut received = self.receiver.responses_for(name);
+        assert_eq!(received.len(), 1, "exactly one response for {name}");
+        CfnResponse::from_received(received.remove(0))
+    }
+}
+
+/// Properties of a rule on the test analyzer.
+pub fn rule(rule_name: &str, filter: Value) -> Value {
+    json!({
+        "ServiceToken": FUNCTION_ARN,
+        "AnalyzerName": ANALYZER,
+        "RuleName": rule_name,
+        "Filter": filter,
+    })
+}
+
+pub fn roles_filter() -> Value {
+    json!({"resourceType": {"Eq": ["AWS::IAM::Role"]}})
+}
+
+pub fn buckets_filter() -> Value {
+    json!({"resourceType": {"Eq": ["AWS::S3::Bucket"]}})
+}
