@@ -169,14 +169,20 @@ impl FakeRuntime {
             ("AWS_LAMBDA_FUNCTION_NAME", function_name),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0123456789abcdef"),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/01/01/[$LATEST]0123456789abcdef",
+            ),
             ("AWS_LAMBDA_LOG_GROUP_NAME", log_group.as_str()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
             ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
             ("AWS_REGION", DEFAULT_REGION),
             ("AWS_DEFAULT_REGION", DEFAULT_REGION),
             ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
-            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
             ("AWS_SESSION_TOKEN", "fake-session-token"),
             ("TZ", ":UTC"),
         ]
@@ -289,7 +295,11 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
     };
     let trace_id = format!(
         "Root=1-00000000-{:0>24};Parent=0000000000000001;Sampled=0",
-        event.request_id.replace('-', "").get(..24).unwrap_or_default()
+        event
+            .request_id
+            .replace('-', "")
+            .get(..24)
+            .unwrap_or_default()
     );
     let mut response = (
         StatusCode::OK,
@@ -433,8 +443,7 @@ impl BootstrapProcess {
                 .iter()
                 .any(|line| line.contains(needle))
         };
-        let waited =
-            tokio::time::timeout(timeout, added.wait_for(|_| found(&self.logs))).await;
+        let waited = tokio::time::timeout(timeout, added.wait_for(|_| found(&self.logs))).await;
         waited.is_ok_and(|result| result.is_ok())
     }
 

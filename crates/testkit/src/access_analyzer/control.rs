@@ -139,7 +139,13 @@ async fn list_findings(
     let findings: Vec<Value> = state
         .lock()
         .analyzer(&query.analyzer)
-        .map(|analyzer| analyzer.findings.iter().map(service::finding_document).collect())
+        .map(|analyzer| {
+            analyzer
+                .findings
+                .iter()
+                .map(service::finding_document)
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Json(json!({ "findings": findings })))
 }
@@ -159,7 +165,10 @@ async fn put_archive_rule(AxumState(state): AxumState<Arc<State>>, body: Bytes) 
     let mut inner = state.lock();
     let Some(analyzer) = inner.analyzer_mut(&request.analyzer) else {
         drop(inner);
-        return Err(bad_request(format!("no analyzer named {}", request.analyzer)));
+        return Err(bad_request(format!(
+            "no analyzer named {}",
+            request.analyzer
+        )));
     };
     service::upsert_rule(analyzer, &request.rule_name, request.filter, filter, None);
     Ok(Json(json!({})))

@@ -37,7 +37,8 @@ impl Filter {
             if !is_supported_key(key) {
                 return Err(format!("filter key '{key}' is not supported"));
             }
-            let criterion = parse_criterion(criterion).map_err(|error| format!("{key}: {error}"))?;
+            let criterion =
+                parse_criterion(criterion).map_err(|error| format!("{key}: {error}"))?;
             criteria.push((key.clone(), criterion));
         }
         Ok(Filter { criteria })
@@ -164,9 +165,7 @@ impl Criterion {
                 .contains
                 .as_deref()
                 .is_none_or(|operands| any(operands, &|value, operand| value.contains(operand)))
-            && self
-                .exists
-                .is_none_or(|exists| exists != values.is_empty())
+            && self.exists.is_none_or(|exists| exists != values.is_empty())
     }
 }
 
@@ -183,7 +182,12 @@ mod tests {
             .action("sts:AssumeRole")
             .action("sts:TagSession")
             .condition("aws:PrincipalOrgID", "o-abc");
-        Finding::from_seed(seed, "00000000-0000-4000-8000-000000000001", "123456789012", "ACCOUNT")
+        Finding::from_seed(
+            seed,
+            "00000000-0000-4000-8000-000000000001",
+            "123456789012",
+            "ACCOUNT",
+        )
     }
 
     fn matches(filter: Value) -> bool {
@@ -194,21 +198,33 @@ mod tests {
 
     #[test]
     fn eq_matches_any_of_the_values() {
-        assert!(matches(json!({"resourceType": {"eq": ["AWS::S3::Bucket", "AWS::IAM::Role"]}})));
-        assert!(!matches(json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}})));
+        assert!(matches(
+            json!({"resourceType": {"eq": ["AWS::S3::Bucket", "AWS::IAM::Role"]}})
+        ));
+        assert!(!matches(
+            json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}})
+        ));
     }
 
     #[test]
     fn neq_matches_when_none_of_the_values_match() {
-        assert!(matches(json!({"resourceType": {"neq": ["AWS::S3::Bucket"]}})));
-        assert!(!matches(json!({"resourceType": {"neq": ["AWS::S3::Bucket", "AWS::IAM::Role"]}})));
+        assert!(matches(
+            json!({"resourceType": {"neq": ["AWS::S3::Bucket"]}})
+        ));
+        assert!(!matches(
+            json!({"resourceType": {"neq": ["AWS::S3::Bucket", "AWS::IAM::Role"]}})
+        ));
         assert!(matches(json!({"principal.Federated": {"neq": ["x"]}})));
     }
 
     #[test]
     fn contains_is_a_substring_match() {
-        assert!(matches(json!({"principal.AWS": {"contains": ["999999999999"]}})));
-        assert!(!matches(json!({"principal.AWS": {"contains": ["111111111111"]}})));
+        assert!(matches(
+            json!({"principal.AWS": {"contains": ["999999999999"]}})
+        ));
+        assert!(!matches(
+            json!({"principal.AWS": {"contains": ["111111111111"]}})
+        ));
     }
 
     #[test]
@@ -216,7 +232,9 @@ mod tests {
         assert!(matches(json!({"principal.AWS": {"exists": true}})));
         assert!(matches(json!({"principal.Service": {"exists": false}})));
         assert!(!matches(json!({"error": {"exists": true}})));
-        assert!(matches(json!({"condition.aws:PrincipalOrgID": {"exists": true}})));
+        assert!(matches(
+            json!({"condition.aws:PrincipalOrgID": {"exists": true}})
+        ));
     }
 
     #[test]
@@ -230,9 +248,11 @@ mod tests {
             "resourceType": {"eq": ["AWS::IAM::Role"]},
             "isPublic": {"eq": ["true"]}
         })));
-        assert!(!matches(json!({"resource": {"contains": ["deploy"], "neq": [
-            "arn:aws:iam::123456789012:role/deploy"
-        ]}})));
+        assert!(!matches(
+            json!({"resource": {"contains": ["deploy"], "neq": [
+                "arn:aws:iam::123456789012:role/deploy"
+            ]}})
+        ));
     }
 
     #[test]

@@ -664,9 +664,12 @@ mod tests {
     use super::*;
 
     fn role(name: &str, trusted: &str) -> FindingSeed {
-        FindingSeed::new("AWS::IAM::Role", format!("arn:aws:iam::123456789012:role/{name}"))
-            .principal("AWS", format!("arn:aws:iam::{trusted}:root"))
-            .action("sts:AssumeRole")
+        FindingSeed::new(
+            "AWS::IAM::Role",
+            format!("arn:aws:iam::123456789012:role/{name}"),
+        )
+        .principal("AWS", format!("arn:aws:iam::{trusted}:root"))
+        .action("sts:AssumeRole")
     }
 
     #[tokio::test]
@@ -708,7 +711,11 @@ mod tests {
             .collect();
         assert_eq!(
             statuses,
-            [FindingStatus::Active, FindingStatus::Archived, FindingStatus::Active]
+            [
+                FindingStatus::Active,
+                FindingStatus::Archived,
+                FindingStatus::Active
+            ]
         );
     }
 

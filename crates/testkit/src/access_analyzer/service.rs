@@ -110,7 +110,10 @@ fn find_analyzer_by_arn<'a>(
         .ok_or_else(|| ApiError::not_found(ANALYZER_RESOURCE, arn))
 }
 
-fn find_rule<'a>(analyzer: &'a mut AnalyzerState, name: &str) -> Result<&'a mut RuleState, ApiError> {
+fn find_rule<'a>(
+    analyzer: &'a mut AnalyzerState,
+    name: &str,
+) -> Result<&'a mut RuleState, ApiError> {
     analyzer
         .rules
         .iter_mut()
@@ -193,7 +196,11 @@ pub(crate) fn upsert_rule(
     creation_token: Option<String>,
 ) {
     let now = SystemTime::now();
-    if let Some(rule) = analyzer.rules.iter_mut().find(|rule| rule.name == rule_name) {
+    if let Some(rule) = analyzer
+        .rules
+        .iter_mut()
+        .find(|rule| rule.name == rule_name)
+    {
         rule.filter_json = filter_json;
         rule.filter = filter;
         rule.updated_at = now;
@@ -303,7 +310,9 @@ fn list_findings(
 ) -> Result<Value, ApiError> {
     let arn = analyzer_arn(call)?;
     let filter = match call.value("filter") {
-        Some(value) => Filter::parse(value, false).map_err(|error| ApiError::field("filter", &error))?,
+        Some(value) => {
+            Filter::parse(value, false).map_err(|error| ApiError::field("filter", &error))?
+        }
         None => Filter::default(),
     };
     let sort = Sort::parse(call)?;
@@ -514,17 +523,20 @@ fn paginate_sorted(
     let start = match call.string("nextToken")? {
         None => 0,
         Some(token) => {
-            let last = decode_token(token)
-                .ok_or_else(|| ApiError::field("nextToken", "is not a token this service issued"))?;
+            let last = decode_token(token).ok_or_else(|| {
+                ApiError::field("nextToken", "is not a token this service issued")
+            })?;
             items
                 .iter()
-                .position(|(key, _)| {
-                    if descending {
-                        *key < last
-                    } else {
-                        *key > last
-                    }
-                })
+                .position(
+                    |(key, _)| {
+                        if descending {
+                            *key < last
+                        } else {
+                            *key > last
+                        }
+                    },
+                )
                 .unwrap_or(items.len())
         }
     };
@@ -633,7 +645,11 @@ mod tests {
     fn query_string_max_results_and_bad_tokens() {
         let (page, _) = paginate(items(5), &call(json!({"maxResults": "3"})), 100).expect("page");
         assert_eq!(page.len(), 3);
-        for bad in [json!({"maxResults": 0}), json!({"nextToken": "zz"}), json!({"maxResults": "x"})] {
+        for bad in [
+            json!({"maxResults": 0}),
+            json!({"nextToken": "zz"}),
+            json!({"maxResults": "x"}),
+        ] {
             let error = paginate(items(5), &call(bad), 100).expect_err("rejected");
             assert_eq!(error.code, "ValidationException");
         }

@@ -315,7 +315,13 @@ pub(crate) async fn handle(
     let routed = segments.as_deref().and_then(|s| route(&method, s));
     let Some((operation, labels)) = routed else {
         let error = ApiError::unknown_operation(&method, uri.path());
-        record(&state, "Unknown", Map::new(), error.status, credential_scope);
+        record(
+            &state,
+            "Unknown",
+            Map::new(),
+            error.status,
+            credential_scope,
+        );
         return error.into_response(&request_id);
     };
 
@@ -457,11 +463,31 @@ mod tests {
         let cases = [
             ("GET", "/analyzer", Some(Operation::ListAnalyzers)),
             ("GET", "/analyzer/a", Some(Operation::GetAnalyzer)),
-            ("PUT", "/analyzer/a/archive-rule", Some(Operation::CreateArchiveRule)),
-            ("GET", "/analyzer/a/archive-rule", Some(Operation::ListArchiveRules)),
-            ("PUT", "/analyzer/a/archive-rule/r", Some(Operation::UpdateArchiveRule)),
-            ("GET", "/analyzer/a/archive-rule/r", Some(Operation::GetArchiveRule)),
-            ("DELETE", "/analyzer/a/archive-rule/r", Some(Operation::DeleteArchiveRule)),
+            (
+                "PUT",
+                "/analyzer/a/archive-rule",
+                Some(Operation::CreateArchiveRule),
+            ),
+            (
+                "GET",
+                "/analyzer/a/archive-rule",
+                Some(Operation::ListArchiveRules),
+            ),
+            (
+                "PUT",
+                "/analyzer/a/archive-rule/r",
+                Some(Operation::UpdateArchiveRule),
+            ),
+            (
+                "GET",
+                "/analyzer/a/archive-rule/r",
+                Some(Operation::GetArchiveRule),
+            ),
+            (
+                "DELETE",
+                "/analyzer/a/archive-rule/r",
+                Some(Operation::DeleteArchiveRule),
+            ),
             ("PUT", "/archive-rule", Some(Operation::ApplyArchiveRule)),
             ("POST", "/finding", Some(Operation::ListFindings)),
             ("PUT", "/finding", Some(Operation::UpdateFindings)),

@@ -61,7 +61,9 @@ impl Options {
             } else if OPTIONS.contains(&name) {
                 let value = match inline {
                     Some(value) => value,
-                    None => args.next().ok_or_else(|| format!("--{name} needs a value"))?,
+                    None => args
+                        .next()
+                        .ok_or_else(|| format!("--{name} needs a value"))?,
                 };
                 values.push((name.to_owned(), value));
             } else {
@@ -177,9 +179,8 @@ async fn run(options: &Options) -> Result<(), String> {
 }
 
 async fn wait_for_termination() -> Result<(), String> {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|error| format!("cannot listen for SIGTERM: {error}"))?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|error| format!("cannot listen for SIGTERM: {error}"))?;
     tokio::select! {
         _ = terminate.recv() => {}
         interrupted = tokio::signal::ctrl_c() => {
@@ -204,9 +205,12 @@ fn seed_demo(emulator: &Emulator) {
     for (role, trusted) in role_trusts {
         emulator.add_finding(
             analyzer,
-            FindingSeed::new("AWS::IAM::Role", format!("arn:aws:iam::{account}:role/{role}"))
-                .principal("AWS", format!("arn:aws:iam::{trusted}:root"))
-                .action("sts:AssumeRole"),
+            FindingSeed::new(
+                "AWS::IAM::Role",
+                format!("arn:aws:iam::{account}:role/{role}"),
+            )
+            .principal("AWS", format!("arn:aws:iam::{trusted}:root"))
+            .action("sts:AssumeRole"),
         );
     }
     emulator.add_finding(
@@ -227,7 +231,10 @@ fn seed_demo(emulator: &Emulator) {
         analyzer,
         FindingSeed::new(
             "AWS::KMS::Key",
-            format!("arn:aws:kms:{}:{account}:key/0b6f2d4e-demo", emulator.region()),
+            format!(
+                "arn:aws:kms:{}:{account}:key/0b6f2d4e-demo",
+                emulator.region()
+            ),
         )
         .principal("AWS", "arn:aws:iam::222222222222:root")
         .action("kms:Decrypt"),

@@ -1,0 +1,327 @@
+//! The real `bootstrap` binary, end to end: spawned as Lambda would spawn it, fed events by a fake
+//! Lambda Runtime API, calling the Access Analyzer emulator through the real SDK, answering the
+//! response receiver.
+//!
+//! The binary under test is `$APPLIED_ARCHIVE_RULE_BOOTSTRAP` when set (`make test` points it at the
+//! release build), otherwise the debug build Cargo made for this test.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    buckets_filter, roles_filter, rule, CfnResponse, Harness, ANALYZER, RESOURCE_TYPE, STACK_ID,
+};
+use serde_json::{json, Value};
+use testkit::access_analyzer::{Fault, FindingSeed, FindingStatus};
+use testkit::receiver::ResponseReceiver;
+use testkit::runtime_api::{BootstrapProcess, Deadline, FakeRuntime, InvocationOutcome};
+
+const FUNCTION_NAME: &str = "applied-archive-rule-provider";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn bootstrap_binary() -> String {
+    std::env::var("APPLIED_ARCHIVE_RULE_BOOTSTRAP")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned())
+}
+
+struct Lambda {
+    h: Harness,
+    runtime: FakeRuntime,
+    process: BootstrapProcess,
+}
+
+impl Lambda {
+    async fn start(extra_env: &[(&str, &str)]) -> Lambda {
+        let h = Harness::start().await;
+        let runtime = FakeRuntime::start().await.expect("fake runtime starts");
+        let mut env = vec![
+            (
+                "AWS_ENDPOINT_URL_ACCESSANALYZER".to_owned(),
+                h.emulator.endpoint_url(),
+            ),
+            (
+                "APPLIED_ARCHIVE_RULE_ALLOW_LOCAL_RESPONSE_URL".to_owned(),
+                "true".to_owned(),
+            ),
+        ];
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let process = BootstrapProcess::spawn(bootstrap_binary(), &runtime, FUNCTION_NAME, env)
+            .expect("bootstrap spawns");
+        Lambda {
+            h,
+            runtime,
+            process,
+        }
+    }
+
+    /// Queues `payload`, waits for the invocation to end, and returns how it ended.
+    async fn invoke(&self, payload: Value, deadline: Deadline) -> InvocationOutcome {
+        let id = self.runtime.queue_event(payload, deadline);
+        match self.runtime.wait_for_outcome(&id, WAIT).await {
+            Some(outcome) => outcome,
+            None => panic!(
+                "no outcome for {id}; logs:\n{}",
+                self.process.logs().join("\n")
+            ),
+        }
+    }
+
+    async fn invoke_ok(&self, event: &Value) -> CfnResponse {
+        let outcome = self
+            .invoke(event.clone(), Deadline::In(Duration::from_secs(30)))
+            .await;
+        assert!(
+            matches!(outcome, InvocationOutcome::Response(_)),
+            "{outcome:?}; logs:\n{}",
+            self.process.logs().join("\n")
+        );
+        self.h.response_for(event)
+    }
+
+    fn logs(&self) -> String {
+        self.process.logs().join("\n")
+    }
+}
+
+#[tokio::test]
+async fn the_release_scenario_archives_the_four_role_findings_and_nothing_else() {
+    let lambda = Lambda::start(&[]).await;
+    let h = &lambda.h;
+    let (roles, others) = h.seed_findings();
+    let event = h.create_event("IgnoreVendorRoles", rule("vendor-roles", roles_filter()));
+
+    let response = lambda.invoke_ok(&event).await;
+
+    response.assert_success();
+    assert_eq!(response.raw.content_type.as_deref(), Some(""));
+    assert_eq!(response.physical_id, h.rule_arn("vendor-roles"));
+    assert_eq!(response.data("MatchedFindings"), "4");
+    assert_eq!(response.data("ArchivedFindings"), "4");
+    assert_eq!(response.data("PendingFindings"), "0");
+    assert_eq!(response.data("Verified"), "true");
+    for id in &roles {
+        assert_eq!(h.status_of(id), FindingStatus::Archived);
+    }
+    for id in &others {
+        assert_eq!(h.status_of(id), FindingStatus::Active);
+    }
+    let late = h.emulator.add_finding(
+        ANALYZER,
+        FindingSeed::new(
+            "AWS::IAM::Role",
+            "arn:aws:iam::123456789012:role/added-later",
+        ),
+    );
+    assert_eq!(late.status, FindingStatus::Archived);
+
+    // The log is the evidence: every archived id, structured lines with the event's identity,
+    // and each AWS call with its duration. The presigned signature never appears.
+    let logs = lambda.logs();
+    for id in &roles {
+        assert!(logs.contains(id.as_str()), "finding {id} not logged");
+    }
+    let json_lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(!json_lines.is_empty(), "logs are JSON on Lambda:\n{logs}");
+    let apply_line = json_lines
+        .iter()
+        .find(|l| l["operation"] == json!("ApplyArchiveRule"))
+        .expect("ApplyArchiveRule is logged");
+    assert!(apply_line["duration_ms"].is_u64());
+    let span = &apply_line["span"];
+    assert_eq!(span["request_id"], event["RequestId"]);
+    assert_eq!(span["logical_resource_id"], json!("IgnoreVendorRoles"));
+    assert_eq!(span["stack_id"], json!(STACK_ID));
+    assert_eq!(span["request_type"], json!("Create"));
+    let signature = ResponseReceiver::signature(event["RequestId"].as_str().unwrap());
+    assert!(
+        !logs.contains(&signature),
+        "the ResponseURL query string leaked into the logs"
+    );
+}
+
+#[tokio::test]
+async fn create_update_delete_through_the_binary() {
+    let lambda = Lambda::start(&[]).await;
+    let h = &lambda.h;
+    h.seed_findings();
+    let created = lambda
+        .invoke_ok(&h.create_event("R", rule("r", roles_filter())))
+        .await;
+    created.assert_success();
+
+    let update = h.update_event(
+        "R",
+        &created.physical_id,
+        rule("r", buckets_filter()),
+        rule("r", roles_filter()),
+    );
+    let updated = lambda.invoke_ok(&update).await;
+    updated.assert_success();
+    assert_eq!(updated.physical_id, created.physical_id);
+    assert_eq!(updated.data("ArchivedFindings"), "2");
+
+    let deleted = lambda
+        .invoke_ok(&h.delete_event("R", &created.physical_id, rule("r", buckets_filter())))
+        .await;
+    deleted.assert_success();
+    assert!(h.emulator.archive_rules(ANALYZER).is_empty());
+}
+
+#[tokio::test]
+async fn a_hung_call_is_answered_failed_before_the_lambda_deadline() {
+    let lambda = Lambda::start(&[("APPLIED_ARCHIVE_RULE_TIMEOUT_MARGIN_MS", "2000")]).await;
+    let h = &lambda.h;
+    h.emulator.fail_next("CreateArchiveRule", 1, Fault::Hang);
+    let event = h.create_event("R", rule("r", roles_filter()));
+
+    let outcome = lambda
+        .invoke(event.clone(), Deadline::In(Duration::from_secs(5)))
+        .await;
+
+    assert!(
+        matches!(outcome, InvocationOutcome::Response(_)),
+        "{outcome:?}"
+    );
+    let response = h.response_for(&event);
+    response.assert_failed();
+    assert!(response.reason.contains("timed out"), "{}", response.reason);
+}
+
+#[tokio::test]
+async fn a_panic_is_answered_failed_and_the_process_serves_the_next_event() {
+    let lambda = Lambda::start(&[("APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID", "Boom")]).await;
+    let h = &lambda.h;
+
+    let boom = lambda
+        .invoke_ok(&h.create_event("Boom", rule("r", roles_filter())))
+        .await;
+    boom.assert_failed();
+    assert!(boom.reason.contains("panicked"), "{}", boom.reason);
+
+    lambda
+        .invoke_ok(&h.create_event("Fine", rule("r", roles_filter())))
+        .await
+        .assert_success();
+}
+
+#[tokio::test]
+async fn malformed_events_get_failed_when_they_say_where_and_an_error_otherwise() {
+    let lambda = Lambda::start(&[]).await;
+    let h = &lambda.h;
+
+    let mut no_fields = h.create_event("R", rule("r", roles_filter()));
+    for key in ["ResourceType", "LogicalResourceId"] {
+        no_fields.as_object_mut().unwrap().remove(key);
+    }
+    let response = lambda.invoke_ok(&no_fields).await;
+    response.assert_failed();
+    assert!(
+        response.reason.contains("malformed event"),
+        "{}",
+        response.reason
+    );
+
+    let unknown = {
+        let mut e = h.create_event("R", rule("r", roles_filter()));
+        e["RequestType"] = json!("Rollback");
+        e
+    };
+    lambda.invoke_ok(&unknown).await.assert_failed();
+
+    for payload in [
+        json!("not an event"),
+        json!({"hello": "world"}),
+        json!([1, 2]),
+    ] {
+        let outcome = lambda
+            .invoke(payload.clone(), Deadline::In(Duration::from_secs(30)))
+            .await;
+        assert!(
+            matches!(outcome, InvocationOutcome::Error { .. }),
+            "{payload}: {outcome:?}"
+        );
+    }
+    assert!(h.emulator.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_sns_delivered_event_is_handled() {
+    let lambda = Lambda::start(&[]).await;
+    let h = &lambda.h;
+    h.seed_findings();
+    let event = h.create_event("R", rule("r", roles_filter()));
+    let sns =
+        json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": event.to_string()}}]});
+
+    let outcome = lambda
+        .invoke(sns, Deadline::In(Duration::from_secs(30)))
+        .await;
+
+    assert!(
+        matches!(outcome, InvocationOutcome::Response(_)),
+        "{outcome:?}"
+    );
+    let response = h.response_for(&event);
+    response.assert_success();
+    assert_eq!(response.data("ArchivedFindings"), "4");
+}
+
+#[tokio::test]
+async fn a_bogus_deadline_like_cargo_lambda_watch_sends_still_succeeds() {
+    let lambda = Lambda::start(&[]).await;
+    let h = &lambda.h;
+    let event = h.create_event("R", rule("r", roles_filter()));
+
+    let outcome = lambda
+        .invoke(event.clone(), Deadline::EpochMillis(600_000))
+        .await;
+
+    assert!(
+        matches!(outcome, InvocationOutcome::Response(_)),
+        "{outcome:?}"
+    );
+    h.response_for(&event).assert_success();
+}
+
+#[tokio::test]
+async fn a_refused_response_url_gets_no_put_no_call_and_a_redacted_log_line() {
+    let lambda = Lambda::start(&[]).await;
+    let h = &lambda.h;
+    let mut event = h.create_event("R", rule("r", roles_filter()));
+    event["ResponseURL"] =
+        json!("https://collector.example.net/cfn/abc?X-Amz-Signature=TOPSECRETSIGNATURE");
+
+    let outcome = lambda
+        .invoke(event, Deadline::In(Duration::from_secs(30)))
+        .await;
+
+    assert!(
+        matches!(outcome, InvocationOutcome::Error { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(h.receiver.attempts(), 0);
+    assert!(h.emulator.requests().is_empty());
+    let logs = lambda.logs();
+    assert!(
+        logs.contains("https://collector.example.net/cfn/abc"),
+        "{logs}"
+    );
+    assert!(!logs.contains("TOPSECRETSIGNATURE"), "{logs}");
+}
+
+#[tokio::test]
+async fn the_resource_type_in_events_is_the_custom_type() {
+    // Guards the test fixtures themselves: events carry the type CloudFormation sends.
+    let lambda = Lambda::start(&[]).await;
+    let event = lambda.h.create_event("R", rule("r", roles_filter()));
+    assert_eq!(event["ResourceType"], json!(RESOURCE_TYPE));
+    lambda.invoke_ok(&event).await.assert_success();
+}
