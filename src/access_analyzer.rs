@@ -130,7 +130,7 @@ where
 /// Runs one call and logs its outcome and duration.
 async fn logged<T>(
     operation: &'static str,
-    target: &str,
+    resource: &str,
     call: impl Future<Output = Result<T, AwsError>>,
 ) -> Result<T, AwsError> {
     let started = Instant::now();
@@ -139,13 +139,13 @@ async fn logged<T>(
     match &result {
         Ok(_) => tracing::info!(
             operation,
-            target,
+            resource,
             duration_ms = millis,
             "Access Analyzer call succeeded"
         ),
         Err(e) => tracing::warn!(
             operation,
-            target,
+            resource,
             duration_ms = millis,
             error_code = e.code.as_deref().unwrap_or("none"),
             request_id = e.request_id.as_deref().unwrap_or("none"),

@@ -198,8 +198,9 @@ impl ResponseUrlPolicy {
 
 /// The URL without its query string (the presigned signature) — the only form that is ever logged.
 pub fn redact(url: &Url) -> String {
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     format!(
-        "{}://{}{}",
+        "{}://{}{port}{}",
         url.scheme(),
         url.host_str().unwrap_or(""),
         url.path()

@@ -9,7 +9,8 @@ use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
+// One event at a time per process: a single-threaded runtime keeps memory and start-up small.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_logging();
     // Built once per process, during init (which runs at full CPU), not per event. The endpoint
