@@ -12,7 +12,7 @@ use aws_sdk_accessanalyzer::types::Criterion as SdkCriterion;
 use aws_sdk_accessanalyzer::Client;
 
 use crate::error::AwsError;
-use crate::filter::{Criterion, Filter, NormalizedCriterion, NormalizedFilter};
+use crate::filter::{Criteria, Criterion, Filter};
 
 /// Page size for `ListFindingsV2`; the service's maximum keeps the number of round trips low.
 const FINDINGS_PAGE_SIZE: i32 = 100;
@@ -36,12 +36,18 @@ pub trait AccessAnalyzer: Send + Sync {
         client_token: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// The filter of an existing rule, normalised for comparison.
+    /// The filter of an existing rule.
     fn get_archive_rule(
         &self,
         analyzer_name: &str,
         rule_name: &str,
-    ) -> impl Future<Output = Result<NormalizedFilter, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Criteria, AwsError>> + Send;
+
+    /// Every rule of an analyzer with its filter, across all pages.
+    fn list_archive_rules(
+        &self,
+        analyzer_name: &str,
+    ) -> impl Future<Output = Result<Vec<(String, Criteria)>, AwsError>> + Send;
 
     fn delete_archive_rule(
         &self,
@@ -96,14 +102,17 @@ fn to_sdk_filter<'a>(
         .collect()
 }
 
-fn from_sdk_filter(filter: &HashMap<String, SdkCriterion>) -> NormalizedFilter {
+fn from_sdk_filter(filter: &HashMap<String, SdkCriterion>) -> Criteria {
     filter
         .iter()
         .map(|(key, c)| {
-            (
-                key.clone(),
-                NormalizedCriterion::new(c.eq.clone(), c.neq.clone(), c.contains.clone(), c.exists),
-            )
+            let criterion = Criterion {
+                eq: c.eq.clone(),
+                neq: c.neq.clone(),
+                contains: c.contains.clone(),
+                exists: c.exists,
+            };
+            (key.clone(), criterion)
         })
         .collect::<BTreeMap<_, _>>()
 }
@@ -205,7 +214,7 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         &self,
         analyzer_name: &str,
         rule_name: &str,
-    ) -> Result<NormalizedFilter, AwsError> {
+    ) -> Result<Criteria, AwsError> {
         const OP: &str = "GetArchiveRule";
         let call = self
             .client
@@ -221,6 +230,36 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
                 .unwrap_or_default())
         })
         .await
+    }
+
+    async fn list_archive_rules(
+        &self,
+        analyzer_name: &str,
+    ) -> Result<Vec<(String, Criteria)>, AwsError> {
+        const OP: &str = "ListArchiveRules";
+        let mut rules = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let call = self
+                .client
+                .list_archive_rules()
+                .analyzer_name(analyzer_name)
+                .set_next_token(next_token.take())
+                .send();
+            let page = logged(OP, analyzer_name, async {
+                call.await.map_err(|e| aws_error(OP, e))
+            })
+            .await?;
+            rules.extend(
+                page.archive_rules()
+                    .iter()
+                    .map(|rule| (rule.rule_name().to_owned(), from_sdk_filter(rule.filter()))),
+            );
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => return Ok(rules),
+            }
+        }
     }
 
     async fn delete_archive_rule(

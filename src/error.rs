@@ -97,6 +97,30 @@ pub enum ProviderError {
         limit: u64,
     },
 
+    #[error("{count} ACTIVE findings match the {rules} archive rules of analyzer {analyzer}, more than MaxFindingsToArchive ({limit}); nothing was applied")]
+    TooManyFindingsAcrossRules {
+        analyzer: String,
+        rules: usize,
+        count: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "archive rule {rule} named in RuleNames does not exist on analyzer {analyzer} ({source})"
+    )]
+    RuleNotFound {
+        rule: String,
+        analyzer: String,
+        source: AwsError,
+    },
+
+    #[error("existing archive rule {rule} on analyzer {analyzer} has a filter this provider cannot use: {problem}")]
+    UnusableRule {
+        rule: String,
+        analyzer: String,
+        problem: PropertyError,
+    },
+
     #[error("{action} archive rule {rule} on analyzer {analyzer} failed: {source}")]
     Aws {
         action: &'static str,

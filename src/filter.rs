@@ -33,6 +33,9 @@ pub struct Criterion {
     pub exists: Option<bool>,
 }
 
+/// Criteria by filter key, as the service holds them.
+pub type Criteria = BTreeMap<String, Criterion>;
+
 /// A filter reduced to what it means: value lists compared as sets, so two declarations that differ
 /// only in order (or in repeated values) are the same rule.
 pub type NormalizedFilter = BTreeMap<String, NormalizedCriterion>;
@@ -92,30 +95,23 @@ impl Filter {
         Ok(Filter { criteria })
     }
 
+    /// Validates a rule's filter as the service returned it (for rules the stack does not declare,
+    /// such as those `Custom::ApplyArchiveRules` applies), by the same rules as a declared one.
+    pub fn from_criteria(criteria: &Criteria) -> Result<Filter, PropertyError> {
+        Filter::parse(&criteria_to_json(criteria))
+    }
+
     pub fn criteria(&self) -> impl Iterator<Item = (&str, &Criterion)> {
         self.criteria.iter().map(|(k, c)| (k.as_str(), c))
     }
 
     pub fn normalized(&self) -> NormalizedFilter {
-        self.criteria
-            .iter()
-            .map(|(key, c)| {
-                (
-                    key.clone(),
-                    NormalizedCriterion::new(
-                        c.eq.clone(),
-                        c.neq.clone(),
-                        c.contains.clone(),
-                        c.exists,
-                    ),
-                )
-            })
-            .collect()
+        normalize(&self.criteria)
     }
 
     /// Whether `other` (an existing rule's filter) is the same rule, ignoring order.
-    pub fn same_as(&self, other: &NormalizedFilter) -> bool {
-        &self.normalized() == other
+    pub fn same_as(&self, other: &Criteria) -> bool {
+        self.normalized() == normalize(other)
     }
 
     /// This filter narrowed to ACTIVE findings: the query that counts what an apply would archive.
@@ -135,6 +131,18 @@ impl Filter {
     pub fn to_json(&self) -> Value {
         criteria_to_json(&self.criteria)
     }
+}
+
+fn normalize(criteria: &Criteria) -> NormalizedFilter {
+    criteria
+        .iter()
+        .map(|(key, c)| {
+            (
+                key.clone(),
+                NormalizedCriterion::new(c.eq.clone(), c.neq.clone(), c.contains.clone(), c.exists),
+            )
+        })
+        .collect()
 }
 
 pub fn criteria_to_json(criteria: &BTreeMap<String, Criterion>) -> Value {
@@ -383,20 +391,18 @@ mod tests {
     fn comparison_ignores_order_and_repeats() {
         let declared =
             Filter::parse(&json!({"resource": {"Eq": ["a", "b"], "Contains": ["x"]}})).unwrap();
-        let existing = BTreeMap::from([(
+        let criterion = |eq: Vec<&str>, neq: Option<Vec<String>>| Criterion {
+            eq: Some(eq.into_iter().map(str::to_owned).collect()),
+            neq,
+            contains: Some(vec!["x".into()]),
+            exists: None,
+        };
+        let existing = Criteria::from([(
             "resource".to_owned(),
-            NormalizedCriterion::new(
-                Some(vec!["b".into(), "a".into(), "a".into()]),
-                Some(vec![]),
-                Some(vec!["x".into()]),
-                None,
-            ),
+            criterion(vec!["b", "a", "a"], Some(vec![])),
         )]);
         assert!(declared.same_as(&existing));
-        let different = BTreeMap::from([(
-            "resource".to_owned(),
-            NormalizedCriterion::new(Some(vec!["a".into()]), None, Some(vec!["x".into()]), None),
-        )]);
+        let different = Criteria::from([("resource".to_owned(), criterion(vec!["a"], None))]);
         assert!(!declared.same_as(&different));
     }
 

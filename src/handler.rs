@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::access_analyzer::AccessAnalyzer;
+use crate::apply_rules;
 use crate::arn::{function_location, stack_location};
 use crate::cfn::{self, DeliveryPolicy, Envelope, Response, ResponseUrlPolicy, Status};
 use crate::error::{InvocationError, ProviderError};
@@ -311,6 +312,9 @@ where
         let ctx = ctx.clone();
         let progress = progress.clone();
         let panic_on = provider.settings.panic_on_logical_id.clone();
+        // The provider serves two types; anything but Custom::ApplyArchiveRules is an AppliedArchiveRule.
+        let applies_existing_rules =
+            envelope.resource_type.as_deref() == Some(apply_rules::RESOURCE_TYPE);
         async move {
             if panic_on.as_deref() == Some(ctx.logical_resource_id.as_str()) {
                 panic!(
@@ -319,6 +323,14 @@ where
                 );
             }
             match request {
+                Request::Create { properties } | Request::Update { properties, .. }
+                    if applies_existing_rules =>
+                {
+                    apply_rules::apply(&aa, &ctx, &properties, &progress).await
+                }
+                Request::Delete { physical_id } if applies_existing_rules => {
+                    Ok(apply_rules::delete(&physical_id))
+                }
                 Request::Create { properties } => {
                     lifecycle::create(&aa, &ctx, &properties, &progress).await
                 }

@@ -4,6 +4,7 @@
 //! - [`properties`] and [`filter`]: the resource's properties, parsed once into valid types;
 //! - [`lifecycle`]: Create, Update and Delete against the [`access_analyzer::AccessAnalyzer`] interface;
 //! - [`cfn`]: the CloudFormation protocol (response body, size limit, response URL, delivery);
+//! - [`apply_rules`]: `Custom::ApplyArchiveRules`, which applies existing rules without owning them;
 //! - [`handler`]: one invocation under a deadline guard.
 
 // Errors end an invocation and are built at most a few times per event; keeping them unboxed keeps
@@ -11,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access_analyzer;
+pub mod apply_rules;
 pub mod arn;
 pub mod cfn;
 pub mod error;

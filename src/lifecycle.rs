@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::access_analyzer::AccessAnalyzer;
 use crate::arn::{parse_archive_rule_arn, ArchiveRuleArn, Location};
 use crate::error::{AwsError, ProviderError};
+use crate::filter::Filter;
 use crate::properties::{Analyzer, RuleProperties};
 
 /// How many finding ids one log line carries: CloudWatch Logs events stay readable, and a
@@ -153,7 +154,7 @@ impl Progress {
         self.state().rule_to_remove.clone()
     }
 
-    fn set_step(&self, step: &'static str) {
+    pub(crate) fn set_step(&self, step: &'static str) {
         self.state().step = step;
     }
 
@@ -476,7 +477,7 @@ async fn put_new_rule<A: AccessAnalyzer>(
         return Err(ProviderError::ForeignRule {
             rule: rule.clone(),
             analyzer: analyzer.clone(),
-            existing: normalized_to_json(&existing).to_string(),
+            existing: crate::filter::criteria_to_json(&existing).to_string(),
             declared: filter.to_json().to_string(),
         });
     }
@@ -573,30 +574,27 @@ async fn apply_and_wait<A: AccessAnalyzer>(
         });
     }
     progress.set_step("waiting for matched findings to read ARCHIVED");
-    let matched_set: BTreeSet<&str> = matched.iter().map(String::as_str).collect();
-    let wait_until = (Instant::now() + props.archive_timeout).min(ctx.deadline - WAIT_RESERVE);
-    let mut interval = FIRST_POLL_INTERVAL;
-    let pending: Vec<String> = loop {
-        let still_active = aa
-            .list_active_finding_ids(&target.analyzer.arn, &props.filter)
-            .await
-            .map_err(|e| target.aws("verifying the findings archived by", e))?;
-        let pending: Vec<String> = still_active
-            .into_iter()
-            .filter(|id| matched_set.contains(id.as_str()))
-            .collect();
-        if pending.is_empty() || Instant::now() + interval >= wait_until {
-            break pending;
-        }
-        tokio::time::sleep(interval).await;
-        interval = (interval * 2).min(MAX_POLL_INTERVAL);
-    };
-    let pending_set: BTreeSet<&str> = pending.iter().map(String::as_str).collect();
-    let archived: Vec<&str> = matched_set.difference(&pending_set).copied().collect();
-    log_ids("archived by the apply", &target.rule, &archived);
+    let matched: BTreeSet<String> = matched.into_iter().collect();
+    let pending = wait_for_archived(
+        aa,
+        &target.analyzer.arn,
+        &[(target.rule.rule_name.as_str(), &props.filter)],
+        &matched,
+        props.archive_timeout,
+        ctx.deadline,
+    )
+    .await
+    .map_err(|(_, e)| target.aws("verifying the findings archived by", e))?;
+    let archived: Vec<&str> = matched
+        .iter()
+        .filter(|id| !pending.contains(*id))
+        .map(String::as_str)
+        .collect();
+    let rule = target.rule.to_string();
+    log_ids("archived by the apply", &rule, &archived);
     if !pending.is_empty() {
         let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
-        log_ids("still ACTIVE when the wait ended", &target.rule, &pending);
+        log_ids("still ACTIVE when the wait ended", &rule, &pending);
     }
     Ok(ApplyReport {
         matched: matched.len(),
@@ -607,8 +605,42 @@ async fn apply_and_wait<A: AccessAnalyzer>(
     })
 }
 
+/// Polls until none of the `matched` findings reads ACTIVE under any of the rules' filters, or the
+/// wait ends (`archive_timeout`, or shortly before `deadline`). Returns the matched ids still ACTIVE.
+/// The rules are read concurrently; a failed read returns the rule it was for.
+pub(crate) async fn wait_for_archived<'r, A: AccessAnalyzer>(
+    aa: &A,
+    analyzer_arn: &str,
+    rules: &[(&'r str, &'r Filter)],
+    matched: &BTreeSet<String>,
+    archive_timeout: Duration,
+    deadline: Instant,
+) -> Result<BTreeSet<String>, (&'r str, AwsError)> {
+    let latest_useful = deadline.checked_sub(WAIT_RESERVE).unwrap_or(deadline);
+    let wait_until = (Instant::now() + archive_timeout).min(latest_useful);
+    let mut interval = FIRST_POLL_INTERVAL;
+    loop {
+        let reads = rules.iter().map(|(rule, filter)| async move {
+            aa.list_active_finding_ids(analyzer_arn, filter)
+                .await
+                .map_err(|e| (*rule, e))
+        });
+        let still_active = futures_util::future::try_join_all(reads).await?;
+        let pending: BTreeSet<String> = still_active
+            .into_iter()
+            .flatten()
+            .filter(|id| matched.contains(id))
+            .collect();
+        if pending.is_empty() || Instant::now() + interval >= wait_until {
+            return Ok(pending);
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(MAX_POLL_INTERVAL);
+    }
+}
+
 /// The evidence a security review asks for: every finding id, at most 100 to a line, and the total.
-fn log_ids(what: &str, rule: &ArchiveRuleArn, ids: &[&str]) {
+pub(crate) fn log_ids(what: &str, rule: &str, ids: &[&str]) {
     let chunks = ids.len().div_ceil(IDS_PER_LOG_LINE);
     for (index, chunk) in ids.chunks(IDS_PER_LOG_LINE).enumerate() {
         tracing::info!(
@@ -665,26 +697,6 @@ fn outcome(target: &Target<'_>, origin: Origin, report: &ApplyReport) -> Outcome
         ),
         data,
     }
-}
-
-fn normalized_to_json(filter: &crate::filter::NormalizedFilter) -> Value {
-    let criteria = filter
-        .iter()
-        .map(|(key, c)| {
-            let list =
-                |s: &Option<BTreeSet<String>>| s.as_ref().map(|s| s.iter().cloned().collect());
-            (
-                key.clone(),
-                crate::filter::Criterion {
-                    eq: list(&c.eq),
-                    neq: list(&c.neq),
-                    contains: list(&c.contains),
-                    exists: c.exists,
-                },
-            )
-        })
-        .collect();
-    crate::filter::criteria_to_json(&criteria)
 }
 
 #[cfg(test)]

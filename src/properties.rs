@@ -146,6 +146,83 @@ impl RuleProperties {
     }
 }
 
+const APPLY_RULES_PROPERTIES: [&str; 8] = [
+    "ServiceToken",
+    "ServiceTimeout",
+    "AnalyzerName",
+    "AnalyzerArn",
+    "RuleNames",
+    "ArchiveTimeoutSeconds",
+    "MaxFindingsToArchive",
+    "Revision",
+];
+
+/// Validated properties of one `Custom::ApplyArchiveRules` (SPEC §8.1): rules that exist already
+/// (declared natively, say), applied without being owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyRulesProperties {
+    pub analyzer: AnalyzerRef,
+    /// `None`: every rule of the analyzer.
+    pub rule_names: Option<Vec<String>>,
+    pub archive_timeout: Duration,
+    /// Counted over all rules together: distinct findings matched by any of them.
+    pub max_findings_to_archive: Option<u64>,
+    pub revision: Option<String>,
+}
+
+impl ApplyRulesProperties {
+    pub fn parse(properties: &Value) -> Result<ApplyRulesProperties, PropertyError> {
+        let map = properties_map(properties)?;
+        reject_unknown(map, &APPLY_RULES_PROPERTIES)?;
+        if let Some(value) = map.get("ServiceTimeout") {
+            parse_u64_in("ServiceTimeout", value, 1, u64::MAX)?;
+        }
+        Ok(ApplyRulesProperties {
+            analyzer: parse_analyzer_ref(map)?,
+            rule_names: optional(map, "RuleNames", parse_rule_names)?,
+            archive_timeout: Duration::from_secs(
+                optional(map, "ArchiveTimeoutSeconds", |p, v| {
+                    parse_u64_in(p, v, 0, MAX_ARCHIVE_TIMEOUT_SECONDS)
+                })?
+                .unwrap_or(DEFAULT_ARCHIVE_TIMEOUT_SECONDS),
+            ),
+            max_findings_to_archive: optional(map, "MaxFindingsToArchive", |p, v| {
+                parse_u64_in(p, v, 0, u64::MAX)
+            })?,
+            revision: optional(map, "Revision", parse_scalar_string)?,
+        })
+    }
+}
+
+fn parse_rule_names(property: &str, value: &Value) -> Result<Vec<String>, PropertyError> {
+    let items = value.as_array().ok_or_else(|| {
+        PropertyError::new(
+            property,
+            format!("must be a list of rule names, got {}", describe(value)),
+        )
+    })?;
+    if items.is_empty() {
+        return Err(PropertyError::new(
+            property,
+            "must name at least one rule; leave it out to apply every rule of the analyzer",
+        ));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("{property}[{i}]");
+        let name = parse_nonempty_string(&path, item)?;
+        check_rule_name(&path, &name)?;
+        if names.contains(&name) {
+            return Err(PropertyError::new(
+                path,
+                format!("{name:?} is listed twice"),
+            ));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
 /// `ServiceTimeout` bounds the provider's own time budget (SPEC §4). It is read leniently, before
 /// validation, because even a Delete (whose properties are never validated) must honour it.
 pub fn service_timeout(properties: &Value) -> Option<Duration> {
@@ -460,6 +537,43 @@ mod tests {
         let p = RuleProperties::parse(&props).unwrap();
         let e = p.analyzer.resolve(&stack()).unwrap_err();
         assert_eq!(e.property, "AnalyzerArn");
+    }
+
+    #[test]
+    fn apply_rules_properties_parse_rule_names_and_defaults() {
+        let p = ApplyRulesProperties::parse(&json!({
+            "ServiceToken": "x", "AnalyzerName": "main", "RuleNames": ["a", "b.c"],
+            "MaxFindingsToArchive": "10"
+        }))
+        .unwrap();
+        assert_eq!(p.rule_names, Some(vec!["a".to_owned(), "b.c".to_owned()]));
+        assert_eq!(p.max_findings_to_archive, Some(10));
+        assert_eq!(p.archive_timeout, Duration::from_secs(60));
+        let all = ApplyRulesProperties::parse(&json!({"AnalyzerName": "main"})).unwrap();
+        assert_eq!(all.rule_names, None);
+        for (bad, property) in [
+            (
+                json!({"AnalyzerName": "main", "RuleNames": []}),
+                "RuleNames",
+            ),
+            (
+                json!({"AnalyzerName": "main", "RuleNames": ["a", "a"]}),
+                "RuleNames[1]",
+            ),
+            (
+                json!({"AnalyzerName": "main", "RuleNames": ["9a"]}),
+                "RuleNames[0]",
+            ),
+            (
+                json!({"AnalyzerName": "main", "RuleNames": "a"}),
+                "RuleNames",
+            ),
+            (json!({"AnalyzerName": "main", "RuleName": "a"}), "RuleName"),
+            (json!({"RuleNames": ["a"]}), "AnalyzerName"),
+        ] {
+            let e = ApplyRulesProperties::parse(&bad).unwrap_err();
+            assert_eq!(e.property, property, "{bad}");
+        }
     }
 
     #[test]
