@@ -77,7 +77,7 @@ pub async fn apply<A: AccessAnalyzer>(
         .await
         .map_err(|(rule, source)| {
             aws(
-                &analyzer,
+                analyzer,
                 rule,
                 "verifying the findings archived by",
                 source,
@@ -100,7 +100,7 @@ pub async fn apply<A: AccessAnalyzer>(
         log_ids("archived by the apply", &label, &archived);
     }
     Ok(outcome(
-        &analyzer,
+        analyzer,
         &rules,
         matched.len(),
         archived.len(),
