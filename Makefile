@@ -3,8 +3,13 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 RELEASE_BOOTSTRAP := $(CURDIR)/target/release/bootstrap
+VENV := $(CURDIR)/.venv
+TOOLS := $(VENV)/.installed
+ZIP := $(CURDIR)/target/lambda/bootstrap/bootstrap.zip
+MAX_ZIP_BYTES := 3145728
+TEMPLATES := cfn/*.yaml examples/*.yaml examples/*/*.yaml
 
-.PHONY: help demo test lint build release clean
+.PHONY: help demo test lint lint-templates build release package clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,9 +19,32 @@ demo: ## Show the problem and the fix against a local Access Analyzer emulator (
 	$(CARGO) build --quiet --bin demo -p testkit
 	$(CURDIR)/target/debug/demo --bootstrap $(CURDIR)/target/debug/bootstrap
 
-lint: ## rustfmt and clippy, warnings as errors
+lint: lint-templates ## rustfmt, clippy (warnings as errors) and cfn-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+lint-templates: $(TOOLS) ## cfn-lint on every template in cfn/ and examples/
+	$(VENV)/bin/cfn-lint $(TEMPLATES)
+
+$(TOOLS): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+package: $(TOOLS) ## The arm64 Lambda zip (target/lambda/bootstrap/bootstrap.zip) and its content-hashed S3 key
+	rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
+	PATH=$(VENV)/bin:$$PATH $(CARGO) lambda build --release --arm64 --output-format zip --bin bootstrap
+	@# Fixed timestamps make the zip depend on the binary alone, so its hash (the S3 key) only
+	@# changes when the code does.
+	@python3 -c 'import sys, zipfile; p = sys.argv[1]; data = zipfile.ZipFile(p).read("bootstrap"); \
+	  info = zipfile.ZipInfo("bootstrap", (1980, 1, 1, 0, 0, 0)); info.external_attr = 0o100755 << 16; \
+	  info.compress_type = zipfile.ZIP_DEFLATED; out = zipfile.ZipFile(p, "w"); \
+	  out.writestr(info, data, compresslevel=9); out.close()' $(ZIP)
+	@size=$$(stat -c %s $(ZIP)); key=applied-archive-rule/bootstrap-$$(sha256sum $(ZIP) | cut -c1-16).zip; \
+	  echo "$$key" > $(dir $(ZIP))code-key; \
+	  echo "zip:  $(ZIP)"; echo "size: $$size bytes ($$(awk "BEGIN {printf \"%.2f\", $$size / 1048576}") MiB; limit 3 MiB)"; \
+	  echo "key:  $$key"; \
+	  test $$size -le $(MAX_ZIP_BYTES) || { echo "the zip is over 3 MiB" >&2; exit 1; }
 
 build: ## Debug build of everything
 	$(CARGO) build --workspace --all-targets

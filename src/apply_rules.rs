@@ -1,49 +1,90 @@
-//! `Custom::ApplyArchiveRules` (SPEC §8.1): applies archive rules that already exist — declared with
-//! the native `AWS::AccessAnalyzer::ArchiveRule` or `Analyzer.ArchiveRules`, say — without owning them.
-//! Create and Update apply every named rule concurrently and wait as `Custom::AppliedArchiveRule`
-//! does; Delete changes nothing, because the rules belong to someone else.
+//! Applying archive rules that already exist — declared with the native
+//! `AWS::AccessAnalyzer::ArchiveRule` or `Analyzer.ArchiveRules`, or made by hand — without owning
+//! them. Two callers share [`apply_existing_rules`]: the `Custom::ApplyArchiveRules` resource type
+//! (SPEC §8.1, [`apply`] and [`delete`]) and the command line's `apply` and `sweep`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use futures_util::future::try_join_all;
+use serde::Serialize;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::access_analyzer::AccessAnalyzer;
-use crate::error::ProviderError;
+use crate::error::{AwsError, ProviderError};
 use crate::filter::Filter;
 use crate::lifecycle::{log_ids, wait_for_archived, EventContext, Outcome, Progress};
 use crate::properties::{Analyzer, ApplyRulesProperties};
 
 pub const RESOURCE_TYPE: &str = "Custom::ApplyArchiveRules";
 
-/// `apply-archive-rules:<analyzer ARN>`: one such resource per analyzer is all a stack needs.
-pub fn physical_id(analyzer: &Analyzer) -> String {
-    format!("apply-archive-rules:{}", analyzer.arn)
+/// How [`apply_existing_rules`] runs.
+pub struct ApplyOptions<'a> {
+    /// `None`: every rule of the analyzer.
+    pub rule_names: Option<&'a [String]>,
+    pub archive_timeout: Duration,
+    /// When the work must be over (the wait stops shortly before).
+    pub deadline: Instant,
+    /// Distinct findings matched by all rules together; above it nothing is applied.
+    pub max_findings_to_archive: Option<u64>,
+    /// Count only: report what would be archived, apply nothing.
+    pub dry_run: bool,
+    /// The client token of each rule's `ApplyArchiveRule`.
+    pub client_token: &'a (dyn Fn(&str) -> String + Sync),
 }
 
-/// Create and Update: the same work, since nothing is owned and nothing is replaced.
-pub async fn apply<A: AccessAnalyzer>(
+/// What one rule matched and archived.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleReport {
+    pub rule: String,
+    pub matched: usize,
+    pub archived: usize,
+    pub pending: usize,
+}
+
+/// The outcome of applying an analyzer's rules. Totals count distinct findings: one matched by two
+/// rules is one finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyReport {
+    pub rules: Vec<RuleReport>,
+    pub matched: usize,
+    pub archived: usize,
+    pub pending: usize,
+    /// A read after the apply produced the counts.
+    pub verified: bool,
+    pub applied: bool,
+}
+
+/// Reads the rules, counts what they match, applies them all concurrently and waits until the
+/// matched findings no longer read ACTIVE (SPEC §8.1).
+pub async fn apply_existing_rules<A: AccessAnalyzer>(
     aa: &A,
-    ctx: &EventContext,
-    properties: &Value,
-    progress: &Progress,
-) -> Result<Outcome, ProviderError> {
-    let props = ApplyRulesProperties::parse(properties)?;
-    let resolved = props.analyzer.resolve(&ctx.stack)?;
-    // Borrowed by the concurrent futures below.
-    let analyzer = &resolved;
-    progress.set_step("reading the archive rules");
-    let rules = read_rules(aa, ctx, analyzer, props.rule_names.as_deref()).await?;
+    analyzer: &Analyzer,
+    options: &ApplyOptions<'_>,
+    progress: Option<&Progress>,
+) -> Result<ApplyReport, ProviderError> {
+    let step = |s| {
+        if let Some(p) = progress {
+            p.set_step(s)
+        }
+    };
+    step("reading the archive rules");
+    let rules = read_rules(aa, analyzer, options.rule_names).await?;
     let named: Vec<(&str, &Filter)> = rules.iter().map(|(n, f)| (n.as_str(), f)).collect();
 
-    progress.set_step("counting matching findings");
+    step("counting matching findings");
     let counts = named.iter().map(|(rule, filter)| async move {
         aa.list_active_finding_ids(&analyzer.arn, filter)
             .await
+            .map(|ids| ids.into_iter().collect::<BTreeSet<String>>())
             .map_err(|source| aws(analyzer, rule, "counting the findings matched by", source))
     });
-    let matched: BTreeSet<String> = try_join_all(counts).await?.into_iter().flatten().collect();
-    if let Some(limit) = props.max_findings_to_archive {
+    let matched_by_rule = try_join_all(counts).await?;
+    let matched: BTreeSet<String> = matched_by_rule.iter().flatten().cloned().collect();
+    if let Some(limit) = options.max_findings_to_archive {
         if matched.len() as u64 > limit {
             return Err(ProviderError::TooManyFindingsAcrossRules {
                 analyzer: analyzer.name.clone(),
@@ -53,66 +94,74 @@ pub async fn apply<A: AccessAnalyzer>(
             });
         }
     }
+    let report = |pending: &BTreeSet<String>, verified: bool, applied: bool| {
+        let archived_of = |ids: &BTreeSet<String>| {
+            if verified {
+                ids.iter().filter(|id| !pending.contains(*id)).count()
+            } else {
+                0
+            }
+        };
+        ApplyReport {
+            rules: named
+                .iter()
+                .zip(&matched_by_rule)
+                .map(|((rule, _), ids)| RuleReport {
+                    rule: (*rule).to_owned(),
+                    matched: ids.len(),
+                    archived: archived_of(ids),
+                    pending: ids.len() - archived_of(ids),
+                })
+                .collect(),
+            matched: matched.len(),
+            archived: archived_of(&matched),
+            pending: matched.len() - archived_of(&matched),
+            verified,
+            applied,
+        }
+    };
+    if options.dry_run {
+        return Ok(report(&matched, false, false));
+    }
 
-    progress.set_step("applying the archive rules");
+    step("applying the archive rules");
     let applies = named.iter().map(|(rule, _)| async move {
-        let token = ctx.client_token("ApplyArchiveRule", &analyzer.name, rule);
-        aa.apply_archive_rule(&analyzer.arn, rule, &token)
+        aa.apply_archive_rule(&analyzer.arn, rule, &(options.client_token)(rule))
             .await
             .map_err(|source| aws(analyzer, rule, "applying", source))
     });
     try_join_all(applies).await?;
-
-    let verified = !props.archive_timeout.is_zero();
-    let pending = if verified {
-        progress.set_step("waiting for matched findings to read ARCHIVED");
-        wait_for_archived(
-            aa,
-            &analyzer.arn,
-            &named,
-            &matched,
-            props.archive_timeout,
-            ctx.deadline,
-        )
-        .await
-        .map_err(|(rule, source)| {
-            aws(
-                analyzer,
-                rule,
-                "verifying the findings archived by",
-                source,
-            )
-        })?
-    } else {
-        matched.clone()
-    };
-    let archived: Vec<&str> = if verified {
-        matched
-            .iter()
-            .filter(|id| !pending.contains(*id))
-            .map(String::as_str)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let label = format!("{} (rules: {})", analyzer.arn, rule_list(&rules));
-    if verified {
-        log_ids("archived by the apply", &label, &archived);
+    if options.archive_timeout.is_zero() {
+        return Ok(report(&matched, false, true));
     }
-    Ok(outcome(
-        analyzer,
-        &rules,
-        matched.len(),
-        archived.len(),
-        pending.len(),
-        verified,
-    ))
+
+    step("waiting for matched findings to read ARCHIVED");
+    let pending = wait_for_archived(
+        aa,
+        &analyzer.arn,
+        &named,
+        &matched,
+        options.archive_timeout,
+        options.deadline,
+    )
+    .await
+    .map_err(|(rule, source)| aws(analyzer, rule, "verifying the findings archived by", source))?;
+    let archived: Vec<&str> = matched
+        .iter()
+        .filter(|id| !pending.contains(*id))
+        .map(String::as_str)
+        .collect();
+    log_ids(
+        "archived by the apply",
+        &format!("{} (rules: {})", analyzer.arn, rule_list(&rules)),
+        &archived,
+    );
+    Ok(report(&pending, true, true))
 }
 
 /// The rules to apply with their filters: the named ones (each must exist), or every rule.
 async fn read_rules<A: AccessAnalyzer>(
     aa: &A,
-    ctx: &EventContext,
     analyzer: &Analyzer,
     names: Option<&[String]>,
 ) -> Result<Vec<(String, Filter)>, ProviderError> {
@@ -136,9 +185,8 @@ async fn read_rules<A: AccessAnalyzer>(
             .await
             .map_err(|source| {
                 if source.is_not_found() {
-                    ProviderError::AnalyzerNotFound {
+                    ProviderError::AnalyzerMissing {
                         analyzer: analyzer.name.clone(),
-                        location: ctx.stack.clone(),
                         source,
                     }
                 } else {
@@ -159,12 +207,7 @@ async fn read_rules<A: AccessAnalyzer>(
         .collect()
 }
 
-fn aws(
-    analyzer: &Analyzer,
-    rule: &str,
-    action: &'static str,
-    source: crate::error::AwsError,
-) -> ProviderError {
+fn aws(analyzer: &Analyzer, rule: &str, action: &'static str, source: AwsError) -> ProviderError {
     ProviderError::Aws {
         action,
         rule: rule.to_owned(),
@@ -181,43 +224,87 @@ fn rule_list(rules: &[(String, Filter)]) -> String {
         .join(",")
 }
 
-fn outcome(
-    analyzer: &Analyzer,
-    rules: &[(String, Filter)],
-    matched: usize,
-    archived: usize,
-    pending: usize,
-    verified: bool,
-) -> Outcome {
-    let reason = if rules.is_empty() {
+/// `apply-archive-rules:<analyzer ARN>`: one such resource per analyzer is all a stack needs.
+pub fn physical_id(analyzer: &Analyzer) -> String {
+    format!("apply-archive-rules:{}", analyzer.arn)
+}
+
+/// Create and Update of `Custom::ApplyArchiveRules`: the same work, since nothing is owned and
+/// nothing is replaced.
+pub async fn apply<A: AccessAnalyzer>(
+    aa: &A,
+    ctx: &EventContext,
+    properties: &Value,
+    progress: &Progress,
+) -> Result<Outcome, ProviderError> {
+    let props = ApplyRulesProperties::parse(properties)?;
+    let analyzer = props.analyzer.resolve(&ctx.stack)?;
+    let token = |rule: &str| ctx.client_token("ApplyArchiveRule", &analyzer.name, rule);
+    let options = ApplyOptions {
+        rule_names: props.rule_names.as_deref(),
+        archive_timeout: props.archive_timeout,
+        deadline: ctx.deadline,
+        max_findings_to_archive: props.max_findings_to_archive,
+        dry_run: false,
+        client_token: &token,
+    };
+    let report = apply_existing_rules(aa, &analyzer, &options, Some(progress))
+        .await
+        .map_err(|e| match e {
+            ProviderError::AnalyzerMissing { analyzer, source } => {
+                ProviderError::AnalyzerNotFound {
+                    analyzer,
+                    location: ctx.stack.clone(),
+                    source,
+                }
+            }
+            other => other,
+        })?;
+    Ok(outcome(&analyzer, &report))
+}
+
+fn outcome(analyzer: &Analyzer, report: &ApplyReport) -> Outcome {
+    let names = report
+        .rules
+        .iter()
+        .map(|r| r.rule.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let reason = if report.rules.is_empty() {
         format!(
             "analyzer {} has no archive rules; nothing to apply",
             analyzer.name
         )
-    } else if !verified {
+    } else if !report.verified {
         format!(
-            "applied {} archive rules of analyzer {} to {matched} matching ACTIVE findings, not verified (ArchiveTimeoutSeconds is 0)",
-            rules.len(),
-            analyzer.name
+            "applied {} archive rules of analyzer {} ({names}) to {} matching ACTIVE findings, not verified (ArchiveTimeoutSeconds is 0)",
+            report.rules.len(),
+            analyzer.name,
+            report.matched
         )
     } else {
+        let pending = if report.pending > 0 {
+            format!(", {} still ACTIVE when the wait ended", report.pending)
+        } else {
+            String::new()
+        };
         format!(
-            "applied {} archive rules of analyzer {} ({}); {archived} of {matched} matching ACTIVE findings archived{}",
-            rules.len(),
+            "applied {} archive rules of analyzer {} ({names}); {} of {} matching ACTIVE findings archived{pending}",
+            report.rules.len(),
             analyzer.name,
-            rule_list(rules),
-            if pending > 0 { format!(", {pending} still ACTIVE when the wait ended") } else { String::new() }
+            report.archived,
+            report.matched
         )
     };
     let data = BTreeMap::from([
         ("AnalyzerArn".to_owned(), analyzer.arn.clone()),
         ("AnalyzerName".to_owned(), analyzer.name.clone()),
-        ("RulesApplied".to_owned(), rules.len().to_string()),
-        ("RuleNames".to_owned(), rule_list(rules)),
-        ("MatchedFindings".to_owned(), matched.to_string()),
-        ("ArchivedFindings".to_owned(), archived.to_string()),
-        ("PendingFindings".to_owned(), pending.to_string()),
-        ("Verified".to_owned(), verified.to_string()),
+        ("RulesApplied".to_owned(), report.rules.len().to_string()),
+        ("RuleNames".to_owned(), names),
+        ("MatchedFindings".to_owned(), report.matched.to_string()),
+        ("ArchivedFindings".to_owned(), report.archived.to_string()),
+        ("PendingFindings".to_owned(), report.pending.to_string()),
+        ("Verified".to_owned(), report.verified.to_string()),
     ]);
     Outcome {
         physical_resource_id: physical_id(analyzer),
@@ -226,7 +313,7 @@ fn outcome(
     }
 }
 
-/// Delete: the rules are not this resource's, so nothing is changed.
+/// Delete of `Custom::ApplyArchiveRules`: the rules are not this resource's, so nothing is changed.
 pub fn delete(physical_resource_id: &str) -> Outcome {
     Outcome {
         physical_resource_id: physical_resource_id.to_owned(),

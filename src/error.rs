@@ -105,6 +105,9 @@ pub enum ProviderError {
         limit: u64,
     },
 
+    #[error("analyzer {analyzer} was not found ({source})")]
+    AnalyzerMissing { analyzer: String, source: AwsError },
+
     #[error(
         "archive rule {rule} named in RuleNames does not exist on analyzer {analyzer} ({source})"
     )]

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Rolls Custom::AppliedArchiveRule out to an AWS Organization with a service-managed StackSet.
+#
+# NEEDS AN AWS ACCOUNT. Run it with credentials of the organization's management account, or of a
+# CloudFormation StackSets delegated administrator with CALL_AS=DELEGATED_ADMIN. Trusted access for
+# StackSets must be enabled (see README.md next to this script). Nothing here runs against the
+# local emulator.
+#
+# What it does, in order:
+#   1. builds the zip if it is missing (make package) and names it by content:
+#      applied-archive-rule/bootstrap-<first 16 hex chars of its sha256>.zip
+#   2. per region: deploys cfn/code-buckets.yaml (bucket <BUCKET_PREFIX>-<region>, readable by the
+#      organization) and uploads the zip; Lambda only reads code from a bucket in its own region
+#   3. creates the stack set from cfn/stackset.yaml and its stack instances in the given OUs and
+#      regions, or, when the stack set exists, updates it (new code key, new parameters) everywhere
+#   4. waits for the operation and prints the accounts and regions that did not succeed
+#
+# Usage (all settings are environment variables):
+#   BUCKET_PREFIX=acme-aar-code OU_IDS=ou-ab12-11111111,ou-ab12-22222222 \
+#   REGIONS="us-east-1 eu-west-1" examples/stacksets/rollout.sh
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+: "${BUCKET_PREFIX:?set BUCKET_PREFIX, e.g. acme-aar-code (buckets are <prefix>-<region>, globally unique)}"
+: "${OU_IDS:?set OU_IDS to comma-separated organizational unit ids (or the root id r-xxxx)}"
+REGIONS=${REGIONS:-"us-east-1 eu-west-1"}
+# The region the stack set itself lives in (its "home" region).
+HOME_REGION=${HOME_REGION:-us-east-1}
+STACK_SET_NAME=${STACK_SET_NAME:-applied-archive-rule}
+BUCKET_STACK_NAME=${BUCKET_STACK_NAME:-applied-archive-rule-code-bucket}
+# SELF from the management account, DELEGATED_ADMIN from a delegated administrator account.
+CALL_AS=${CALL_AS:-SELF}
+# Stop the rollout when more than this share of the accounts of a region fails...
+FAILURE_TOLERANCE_PERCENTAGE=${FAILURE_TOLERANCE_PERCENTAGE:-10}
+# ...and deploy to at most this share of the accounts at a time (the regions run in parallel).
+MAX_CONCURRENT_PERCENTAGE=${MAX_CONCURRENT_PERCENTAGE:-25}
+# Parameters of cfn/stackset.yaml.
+CREATE_ANALYZER=${CREATE_ANALYZER:-false}
+ANALYZER_NAME=${ANALYZER_NAME:-account-analyzer}
+VENDOR_AUDIT_PRINCIPALS=${VENDOR_AUDIT_PRINCIPALS:-}
+TRUSTED_ORGANIZATION_ID=${TRUSTED_ORGANIZATION_ID:-}
+MAX_FINDINGS_TO_ARCHIVE=${MAX_FINDINGS_TO_ARCHIVE:-}
+RULE_REVISION=${RULE_REVISION:-1}
+
+ORGANIZATION_ID=${ORGANIZATION_ID:-$(aws organizations describe-organization \
+  --query Organization.Id --output text)}
+
+# 1. The zip, named by its content so that CloudFormation sees new code as a changed parameter.
+ZIP=$REPO_ROOT/target/lambda/bootstrap/bootstrap.zip
+if [[ ! -f $ZIP ]]; then
+  make -C "$REPO_ROOT" package
+fi
+HASH=$(sha256sum "$ZIP" | cut -c1-16)
+CODE_KEY=applied-archive-rule/bootstrap-$HASH.zip
+echo "code: $ZIP -> $CODE_KEY"
+
+# 2. A code bucket in every region, holding the same zip under the same key.
+for region in $REGIONS; do
+  aws cloudformation deploy \
+    --region "$region" \
+    --stack-name "$BUCKET_STACK_NAME" \
+    --template-file "$REPO_ROOT/cfn/code-buckets.yaml" \
+    --parameter-overrides "BucketPrefix=$BUCKET_PREFIX" "OrganizationId=$ORGANIZATION_ID" \
+    --no-fail-on-empty-changeset
+  aws s3 cp "$ZIP" "s3://$BUCKET_PREFIX-$region/$CODE_KEY" --region "$region"
+done
+
+# 3. The stack set. Parameters go through a JSON file so that list values keep their commas.
+PARAMS=$(mktemp)
+trap 'rm -f "$PARAMS"' EXIT
+cat >"$PARAMS" <<EOF
+[
+  {"ParameterKey": "CodeBucketPrefix", "ParameterValue": "$BUCKET_PREFIX"},
+  {"ParameterKey": "CodeKey", "ParameterValue": "$CODE_KEY"},
+  {"ParameterKey": "CreateAnalyzer", "ParameterValue": "$CREATE_ANALYZER"},
+  {"ParameterKey": "AnalyzerName", "ParameterValue": "$ANALYZER_NAME"},
+  {"ParameterKey": "VendorAuditPrincipals", "ParameterValue": "$VENDOR_AUDIT_PRINCIPALS"},
+  {"ParameterKey": "TrustedOrganizationId", "ParameterValue": "$TRUSTED_ORGANIZATION_ID"},
+  {"ParameterKey": "MaxFindingsToArchive", "ParameterValue": "$MAX_FINDINGS_TO_ARCHIVE"},
+  {"ParameterKey": "RuleRevision", "ParameterValue": "$RULE_REVISION"}
+]
+EOF
+
+# A space-separated region list, as the CLI wants it (--regions r1 r2 ...).
+read -r -a REGION_LIST <<<"$REGIONS"
+PREFERENCES="FailureTolerancePercentage=$FAILURE_TOLERANCE_PERCENTAGE,MaxConcurrentPercentage=$MAX_CONCURRENT_PERCENTAGE,RegionConcurrencyType=PARALLEL"
+
+cfn() {
+  aws cloudformation "$@" --region "$HOME_REGION" --call-as "$CALL_AS"
+}
+
+wait_for_operation() {
+  local operation_id=$1 status
+  echo "operation $operation_id: waiting"
+  while true; do
+    status=$(cfn describe-stack-set-operation --stack-set-name "$STACK_SET_NAME" \
+      --operation-id "$operation_id" --query StackSetOperation.Status --output text)
+    case $status in
+      SUCCEEDED)
+        echo "operation $operation_id: SUCCEEDED"
+        return 0
+        ;;
+      FAILED | STOPPED)
+        echo "operation $operation_id: $status; the instances that did not succeed:" >&2
+        cfn list-stack-set-operation-results --stack-set-name "$STACK_SET_NAME" \
+          --operation-id "$operation_id" \
+          --query "Summaries[?Status!='SUCCEEDED'].[Account,Region,Status,StatusReason]" \
+          --output table >&2
+        return 1
+        ;;
+      *) sleep 20 ;;
+    esac
+  done
+}
+
+if cfn describe-stack-set --stack-set-name "$STACK_SET_NAME" >/dev/null 2>&1; then
+  # Updating a service-managed stack set updates every stack instance it has.
+  operation_id=$(cfn update-stack-set \
+    --stack-set-name "$STACK_SET_NAME" \
+    --template-body "file://$REPO_ROOT/cfn/stackset.yaml" \
+    --parameters "file://$PARAMS" \
+    --capabilities CAPABILITY_IAM \
+    --operation-preferences "$PREFERENCES" \
+    --query OperationId --output text)
+  wait_for_operation "$operation_id"
+  echo "updated. To add OUs or regions, run create-stack-instances (README.md)."
+else
+  cfn create-stack-set \
+    --stack-set-name "$STACK_SET_NAME" \
+    --description "Custom::AppliedArchiveRule: archive rules applied to existing findings" \
+    --template-body "file://$REPO_ROOT/cfn/stackset.yaml" \
+    --parameters "file://$PARAMS" \
+    --permission-model SERVICE_MANAGED \
+    --auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false \
+    --capabilities CAPABILITY_IAM \
+    --managed-execution Active=true
+  operation_id=$(cfn create-stack-instances \
+    --stack-set-name "$STACK_SET_NAME" \
+    --deployment-targets "OrganizationalUnitIds=$OU_IDS" \
+    --regions "${REGION_LIST[@]}" \
+    --operation-preferences "$PREFERENCES" \
+    --query OperationId --output text)
+  wait_for_operation "$operation_id"
+fi
