@@ -94,7 +94,8 @@ fn to_sdk_criterion(c: &Criterion) -> SdkCriterion {
         .build()
 }
 
-fn to_sdk_filter<'a>(
+/// The filter as the SDK takes it.
+pub fn to_sdk_filter<'a>(
     criteria: impl Iterator<Item = (&'a str, &'a Criterion)>,
 ) -> HashMap<String, SdkCriterion> {
     criteria

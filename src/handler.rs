@@ -158,30 +158,7 @@ where
     tracing::info!(url = %cfn::redact(&url), "received CloudFormation event");
 
     let end = end_of_budget(settings, invocation, &envelope, arrived);
-    let work_deadline = end
-        .checked_sub(settings.timeout_margin)
-        .unwrap_or(arrived)
-        .max(arrived);
-
-    let (outcome, physical_id) =
-        run_guarded(provider, event, &envelope, invocation, stack, work_deadline).await;
-    let response = Response {
-        status: if outcome.is_ok() {
-            Status::Success
-        } else {
-            Status::Failed
-        },
-        reason: match &outcome {
-            Ok(o) => o.reason.clone(),
-            Err(reason) => reason.clone(),
-        },
-        physical_resource_id: physical_id,
-        stack_id: envelope.stack_id.clone().unwrap_or_default(),
-        request_id: envelope.request_id.clone().unwrap_or_default(),
-        logical_resource_id: envelope.logical_resource_id.clone().unwrap_or_default(),
-        no_echo: false,
-        data: outcome.map(|o| o.data).unwrap_or_default(),
-    };
+    let response = build_response(provider, event, &envelope, invocation, arrived, end).await;
     match response.status {
         Status::Success => {
             tracing::info!(physical_resource_id = %response.physical_resource_id, reason = %response.reason, "SUCCESS")
@@ -204,6 +181,57 @@ where
         "PhysicalResourceId": response.physical_resource_id,
         "Reason": response.reason,
     }))
+}
+
+/// Runs an event and returns the response CloudFormation would receive, without checking or using
+/// its ResponseURL: for `applied-archive-rule invoke`, which tries a template's properties before
+/// deploying them.
+pub async fn respond<A>(provider: &Provider<A>, payload: Value, invocation: &Invocation) -> Response
+where
+    A: AccessAnalyzer + Clone + 'static,
+{
+    let arrived = Instant::now();
+    let event = cfn::unwrap_sns(payload);
+    let envelope = Envelope::read(&event);
+    let end = end_of_budget(&provider.settings, invocation, &envelope, arrived);
+    build_response(provider, event, &envelope, invocation, arrived, end).await
+}
+
+async fn build_response<A>(
+    provider: &Provider<A>,
+    event: Value,
+    envelope: &Envelope,
+    invocation: &Invocation,
+    arrived: Instant,
+    end: Instant,
+) -> Response
+where
+    A: AccessAnalyzer + Clone + 'static,
+{
+    let work_deadline = end
+        .checked_sub(provider.settings.timeout_margin)
+        .unwrap_or(arrived)
+        .max(arrived);
+    let stack = envelope.stack_id.as_deref().and_then(stack_location);
+    let (outcome, physical_id) =
+        run_guarded(provider, event, envelope, invocation, stack, work_deadline).await;
+    Response {
+        status: if outcome.is_ok() {
+            Status::Success
+        } else {
+            Status::Failed
+        },
+        reason: match &outcome {
+            Ok(o) => o.reason.clone(),
+            Err(reason) => reason.clone(),
+        },
+        physical_resource_id: physical_id,
+        stack_id: envelope.stack_id.clone().unwrap_or_default(),
+        request_id: envelope.request_id.clone().unwrap_or_default(),
+        logical_resource_id: envelope.logical_resource_id.clone().unwrap_or_default(),
+        no_echo: false,
+        data: outcome.map(|o| o.data).unwrap_or_default(),
+    }
 }
 
 /// When the response must be sent at the latest: Lambda's deadline, or `ServiceTimeout` seconds

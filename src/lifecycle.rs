@@ -54,21 +54,26 @@ impl EventContext {
     /// calls idempotently, and no two calls of one event share a token. The SDK would otherwise
     /// fill in a random token per attempt.
     pub fn client_token(&self, operation: &str, analyzer: &str, rule: &str) -> String {
-        let mut hash = Fnv128::new();
-        for part in [
+        stable_token(&[
             &self.stack_id,
             &self.request_id,
             &self.logical_resource_id,
             operation,
             analyzer,
             rule,
-        ] {
-            hash.write(part.as_bytes());
-            // A separator that cannot occur in the parts keeps ("ab","c") apart from ("a","bc").
-            hash.write(&[0]);
-        }
-        format!("{:032x}", hash.finish())
+        ])
     }
+}
+
+/// A 32-hex-digit token that depends on `parts` alone.
+pub fn stable_token(parts: &[&str]) -> String {
+    let mut hash = Fnv128::new();
+    for part in parts {
+        hash.write(part.as_bytes());
+        // A separator that cannot occur in the parts keeps ("ab","c") apart from ("a","bc").
+        hash.write(&[0]);
+    }
+    format!("{:032x}", hash.finish())
 }
 
 /// FNV-1a, 128-bit: a stable, dependency-free hash. Tokens need to be deterministic and distinct,
