@@ -1,0 +1,535 @@
+//! `sweep`: apply archive rules in every (account, region) of an Organization, concurrently, with one
+//! outcome per target. A target that fails never stops the others.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use applied_archive_rule::access_analyzer::SdkAccessAnalyzer;
+use applied_archive_rule::apply_rules::{apply_existing_rules, ApplyOptions, RuleReport};
+use applied_archive_rule::error::ProviderError;
+use applied_archive_rule::lifecycle::stable_token;
+use applied_archive_rule::properties::Analyzer;
+use aws_sdk_organizations::types::{AccountState, AccountStatus};
+use futures_util::future::join_all;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::aws::{self, describe_error, AccountCredentials, AssumedRole, Session};
+use crate::commands::run_id;
+use crate::{output, regions, AwsArgs, CliError, OutputFormat, SweepArgs};
+
+/// One target's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Applied,
+    NoAnalyzer,
+    NoRule,
+    RegionNotEnabled,
+    AccessDenied,
+    Error,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::NoAnalyzer => "no analyzer",
+            Outcome::NoRule => "no rule",
+            Outcome::RegionNotEnabled => "region not enabled",
+            Outcome::AccessDenied => "access denied",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// Denied and error targets need a person; the rest had nothing left to do.
+    fn is_failure(self) -> bool {
+        matches!(self, Outcome::AccessDenied | Outcome::Error)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetReport {
+    pub account: String,
+    pub region: String,
+    pub analyzer: Option<String>,
+    pub outcome: Outcome,
+    pub rules: Vec<RuleReport>,
+    pub matched: usize,
+    pub archived: usize,
+    pub pending: usize,
+    pub verified: bool,
+    pub detail: String,
+}
+
+impl TargetReport {
+    fn without_work(account: &str, region: &str, outcome: Outcome, detail: String) -> Self {
+        TargetReport {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            analyzer: None,
+            outcome,
+            rules: Vec::new(),
+            matched: 0,
+            archived: 0,
+            pending: 0,
+            verified: false,
+            detail,
+        }
+    }
+}
+
+/// What every target shares.
+struct Sweep {
+    session: Session,
+    args: SweepArgs,
+    http: reqwest::Client,
+    permits: Semaphore,
+    progress: ProgressBar,
+    run: String,
+}
+
+pub async fn run(aws_args: &AwsArgs, args: SweepArgs) -> Result<u8, CliError> {
+    let session = aws::session(aws_args).await?;
+    let accounts = select_accounts(&session, &args).await?;
+    let progress = if std::io::stderr().is_terminal() && args.output == OutputFormat::Table {
+        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} targets {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let sweep = Arc::new(Sweep {
+        http: reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| CliError::Failed(format!("cannot build the HTTP client: {e}")))?,
+        permits: Semaphore::new(args.concurrency as usize),
+        progress,
+        run: run_id(),
+        session,
+        args,
+    });
+    let per_account = accounts
+        .iter()
+        .map(|account| sweep_account(&sweep, account));
+    let mut reports: Vec<TargetReport> =
+        join_all(per_account).await.into_iter().flatten().collect();
+    sweep.progress.finish_and_clear();
+    reports.sort_by(|a, b| {
+        (&a.account, &a.region, &a.analyzer).cmp(&(&b.account, &b.region, &b.analyzer))
+    });
+    print_reports(&sweep.args, &reports);
+    Ok(if reports.iter().any(|r| r.outcome.is_failure()) {
+        1
+    } else {
+        0
+    })
+}
+
+/// The accounts to sweep: the listed ones, the active accounts under the OUs (child OUs included),
+/// every active account, or the caller's own.
+async fn select_accounts(session: &Session, args: &SweepArgs) -> Result<Vec<String>, CliError> {
+    let selection = &args.accounts;
+    if !selection.accounts.is_empty() {
+        for id in &selection.accounts {
+            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(CliError::Usage(format!(
+                    "--accounts: {id:?} is not a 12-digit account id"
+                )));
+            }
+        }
+        return Ok(selection.accounts.clone());
+    }
+    if selection.ou.is_empty() && !selection.all_accounts {
+        return Ok(vec![session.account.clone()]);
+    }
+    let org = aws_sdk_organizations::Client::new(&session.config);
+    let failed = |what: &str, (_, message): (Option<String>, String)| {
+        CliError::Failed(format!("organizations:{what}: {message} (run sweep from the management or delegated-administrator account)"))
+    };
+    let mut accounts = Vec::new();
+    if selection.all_accounts {
+        let mut pages = org.list_accounts().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| failed("ListAccounts", describe_error(&e)))?;
+            accounts.extend(
+                page.accounts()
+                    .iter()
+                    .filter(|a| is_active(a))
+                    .filter_map(|a| a.id().map(str::to_owned)),
+            );
+        }
+    } else {
+        let mut parents = selection.ou.clone();
+        while let Some(parent) = parents.pop() {
+            let mut pages = org
+                .list_accounts_for_parent()
+                .parent_id(&parent)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| failed("ListAccountsForParent", describe_error(&e)))?;
+                accounts.extend(
+                    page.accounts()
+                        .iter()
+                        .filter(|a| is_active(a))
+                        .filter_map(|a| a.id().map(str::to_owned)),
+                );
+            }
+            let mut pages = org
+                .list_organizational_units_for_parent()
+                .parent_id(&parent)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page
+                    .map_err(|e| failed("ListOrganizationalUnitsForParent", describe_error(&e)))?;
+                parents.extend(
+                    page.organizational_units()
+                        .iter()
+                        .filter_map(|ou| ou.id().map(str::to_owned)),
+                );
+            }
+        }
+    }
+    accounts.sort();
+    accounts.dedup();
+    Ok(accounts)
+}
+
+/// `State` is the current field; older responses carry only the deprecated `Status`.
+#[allow(deprecated)]
+fn is_active(account: &aws_sdk_organizations::types::Account) -> bool {
+    match account.state() {
+        Some(state) => *state == AccountState::Active,
+        None => account.status() == Some(&AccountStatus::Active),
+    }
+}
+
+/// One account: its credentials (assumed once), its enabled regions, then every target.
+async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
+    let args = &sweep.args;
+    let session = &sweep.session;
+    let requested: Vec<String> = if args.regions.regions.is_empty() {
+        vec![session.region.clone()]
+    } else {
+        args.regions.regions.clone()
+    };
+    let credentials = if account == session.account {
+        AccountCredentials::Caller
+    } else {
+        AccountCredentials::Role(AssumedRole::new(session, account, &args.role_name))
+    };
+    let setup = {
+        let _permit = sweep.permits.acquire().await;
+        match credentials.resolve(session).await {
+            Ok(resolved) => {
+                let endpoint = regions::endpoint(&session.region, &session.partition);
+                Ok(
+                    regions::enabled_regions(&sweep.http, &endpoint, &session.region, resolved)
+                        .await,
+                )
+            }
+            Err(e) => Err(e),
+        }
+    };
+    let enabled = match setup {
+        Ok(enabled) => enabled,
+        Err(e) => {
+            let regions = if args.regions.all_regions {
+                vec!["*".to_owned()]
+            } else {
+                requested
+            };
+            let outcome = if e.denied {
+                Outcome::AccessDenied
+            } else {
+                Outcome::Error
+            };
+            sweep.progress.inc_length(regions.len() as u64);
+            sweep.progress.inc(regions.len() as u64);
+            return regions
+                .iter()
+                .map(|region| {
+                    TargetReport::without_work(account, region, outcome, e.message.clone())
+                })
+                .collect();
+        }
+    };
+    let (targets, mut reports): (Vec<String>, Vec<TargetReport>) = match (
+        &enabled,
+        args.regions.all_regions,
+    ) {
+        (Ok(enabled), true) => (enabled.clone(), Vec::new()),
+        (Ok(enabled), false) => {
+            let (on, off): (Vec<String>, Vec<String>) =
+                requested.into_iter().partition(|r| enabled.contains(r));
+            let skipped = off
+                .iter()
+                .map(|region| {
+                    TargetReport::without_work(
+                        account,
+                        region,
+                        Outcome::RegionNotEnabled,
+                        "the region is not enabled in this account".to_owned(),
+                    )
+                })
+                .collect();
+            (on, skipped)
+        }
+        // Without the region list, the requested regions are tried; --all-regions cannot be honoured.
+        (Err(e), false) => {
+            tracing::warn!(account, error = %e, "cannot list the enabled regions; trying the requested ones");
+            (requested, Vec::new())
+        }
+        (Err(e), true) => {
+            sweep.progress.inc_length(1);
+            sweep.progress.inc(1);
+            let outcome = if e.contains("AccessDenied") || e.contains("UnauthorizedOperation") {
+                Outcome::AccessDenied
+            } else {
+                Outcome::Error
+            };
+            return vec![TargetReport::without_work(account, "*", outcome, e.clone())];
+        }
+    };
+    sweep
+        .progress
+        .inc_length((targets.len() + reports.len()) as u64);
+    sweep.progress.inc(reports.len() as u64);
+    let work = targets.iter().map(|region| async {
+        let _permit = sweep.permits.acquire().await;
+        let result = sweep_target(sweep, &credentials, account, region).await;
+        sweep.progress.inc(1);
+        result
+    });
+    reports.extend(join_all(work).await.into_iter().flatten());
+    reports
+}
+
+/// One (account, region): find the analyzers, apply the rules, classify the outcome.
+async fn sweep_target(
+    sweep: &Sweep,
+    credentials: &AccountCredentials,
+    account: &str,
+    region: &str,
+) -> Vec<TargetReport> {
+    let session = &sweep.session;
+    let args = &sweep.args;
+    let client = aws::access_analyzer(session, credentials, region);
+    let analyzer_arn = |name: &str| {
+        format!(
+            "arn:{}:access-analyzer:{region}:{account}:analyzer/{name}",
+            session.partition
+        )
+    };
+    let analyzers: Vec<Analyzer> = match (&args.analyzers.analyzer, &args.analyzers.analyzer_type) {
+        (Some(name), _) => vec![Analyzer {
+            name: name.clone(),
+            arn: analyzer_arn(name),
+        }],
+        (None, Some(kind)) => {
+            let mut found = Vec::new();
+            let mut pages = client
+                .list_analyzers()
+                .r#type(kind.as_str().into())
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                match page {
+                    Ok(page) => found.extend(page.analyzers().iter().map(|a| Analyzer {
+                        name: a.name().to_owned(),
+                        arn: a.arn().to_owned(),
+                    })),
+                    Err(e) => {
+                        let (code, message) = describe_error(&e);
+                        return vec![TargetReport::without_work(
+                            account,
+                            region,
+                            classify_code(code.as_deref()),
+                            format!("ListAnalyzers: {message}"),
+                        )];
+                    }
+                }
+            }
+            found
+        }
+        (None, None) => Vec::new(),
+    };
+    if analyzers.is_empty() {
+        let detail = format!(
+            "no analyzer of type {} in this region",
+            args.analyzers.analyzer_type.as_deref().unwrap_or("?")
+        );
+        return vec![TargetReport::without_work(
+            account,
+            region,
+            Outcome::NoAnalyzer,
+            detail,
+        )];
+    }
+    let aa = SdkAccessAnalyzer::new(client.clone());
+    let archive_timeout = Duration::from_secs(args.archive_timeout);
+    let mut reports = Vec::new();
+    for analyzer in analyzers {
+        let token = |rule: &str| stable_token(&["sweep", &sweep.run, &analyzer.arn, rule]);
+        let options = ApplyOptions {
+            rule_names: args.rules.names(),
+            archive_timeout,
+            deadline: tokio::time::Instant::now() + archive_timeout + Duration::from_secs(60),
+            max_findings_to_archive: None,
+            dry_run: args.dry_run,
+            client_token: &token,
+        };
+        let mut report =
+            TargetReport::without_work(account, region, Outcome::Applied, String::new());
+        report.analyzer = Some(analyzer.name.clone());
+        match apply_existing_rules(&aa, &analyzer, &options, None).await {
+            Ok(applied) if applied.rules.is_empty() => {
+                report.outcome = Outcome::NoRule;
+                report.detail = "the analyzer has no archive rules".to_owned();
+            }
+            Ok(applied) => {
+                report.detail = if args.dry_run {
+                    "dry run: nothing applied".to_owned()
+                } else {
+                    String::new()
+                };
+                report.rules = applied.rules;
+                report.matched = applied.matched;
+                report.archived = applied.archived;
+                report.pending = applied.pending;
+                report.verified = applied.verified;
+            }
+            Err(error) => {
+                let (outcome, detail) = classify(&client, &analyzer, error).await;
+                report.outcome = outcome;
+                report.detail = detail;
+            }
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+/// Sorts a failure into an outcome. `GetArchiveRule` answers ResourceNotFound both for a missing
+/// rule and a missing analyzer; only then is the analyzer looked up, so the happy path makes no
+/// extra call.
+async fn classify(
+    client: &aws_sdk_accessanalyzer::Client,
+    analyzer: &Analyzer,
+    error: ProviderError,
+) -> (Outcome, String) {
+    match error {
+        ProviderError::AnalyzerMissing { .. } | ProviderError::AnalyzerNotFound { .. } => (
+            Outcome::NoAnalyzer,
+            format!("analyzer {} does not exist in this region", analyzer.name),
+        ),
+        ProviderError::RuleNotFound { rule, .. } => {
+            match client
+                .get_analyzer()
+                .analyzer_name(&analyzer.name)
+                .send()
+                .await
+            {
+                Err(e) if describe_error(&e).0.as_deref() == Some("ResourceNotFoundException") => (
+                    Outcome::NoAnalyzer,
+                    format!("analyzer {} does not exist in this region", analyzer.name),
+                ),
+                _ => (
+                    Outcome::NoRule,
+                    format!(
+                        "archive rule {rule} does not exist on analyzer {}",
+                        analyzer.name
+                    ),
+                ),
+            }
+        }
+        ProviderError::Aws { ref source, .. } => {
+            (classify_code(source.code.as_deref()), error.to_string())
+        }
+        other => (Outcome::Error, other.to_string()),
+    }
+}
+
+fn classify_code(code: Option<&str>) -> Outcome {
+    match code {
+        Some("AccessDeniedException" | "AccessDenied" | "UnrecognizedClientException") => {
+            Outcome::AccessDenied
+        }
+        _ => Outcome::Error,
+    }
+}
+
+fn print_reports(args: &SweepArgs, reports: &[TargetReport]) {
+    let mut summary: BTreeMap<Outcome, usize> = BTreeMap::new();
+    for report in reports {
+        *summary.entry(report.outcome).or_default() += 1;
+    }
+    let totals = (
+        reports.iter().map(|r| r.matched).sum::<usize>(),
+        reports.iter().map(|r| r.archived).sum::<usize>(),
+        reports.iter().map(|r| r.pending).sum::<usize>(),
+    );
+    match args.output {
+        OutputFormat::Json => output::print_json(&serde_json::json!({
+            "dryRun": args.dry_run,
+            "targets": reports,
+            "summary": {
+                "targets": reports.len(),
+                "outcomes": summary.iter().map(|(o, n)| (o.label().replace(' ', "-"), *n)).collect::<BTreeMap<_, _>>(),
+                "matched": totals.0,
+                "archived": totals.1,
+                "pending": totals.2,
+            },
+        })),
+        OutputFormat::Table => {
+            let rows = reports.iter().map(|r| {
+                vec![
+                    r.account.clone(),
+                    r.region.clone(),
+                    r.analyzer.clone().unwrap_or_else(|| "-".to_owned()),
+                    r.outcome.label().to_owned(),
+                    r.rules.len().to_string(),
+                    r.matched.to_string(),
+                    r.archived.to_string(),
+                    r.pending.to_string(),
+                    r.detail.clone(),
+                ]
+            });
+            output::print_table(
+                &[
+                    "ACCOUNT", "REGION", "ANALYZER", "OUTCOME", "RULES", "MATCHED", "ARCHIVED",
+                    "PENDING", "DETAIL",
+                ],
+                rows,
+            );
+            let outcomes: Vec<String> = summary
+                .iter()
+                .map(|(o, n)| format!("{n} {}", o.label()))
+                .collect();
+            println!(
+                "{} targets: {}. Findings matched {}, archived {}, pending {}{}.",
+                reports.len(),
+                outcomes.join(", "),
+                totals.0,
+                totals.1,
+                totals.2,
+                if args.dry_run {
+                    " (dry run: nothing applied)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+}
