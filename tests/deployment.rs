@@ -177,3 +177,46 @@ async fn the_sample_events_run_against_the_emulator() {
         "the delete removed the rule"
     );
 }
+
+#[test]
+fn the_lambda_binary_links_none_of_the_command_line_crates() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "applied-archive-rule",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let crates: BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(crates.contains("aws-sdk-accessanalyzer"), "{tree}");
+    for extra in [
+        "aws-sdk-organizations",
+        "aws-sdk-sso",
+        "aws-sdk-ec2",
+        "clap",
+        "indicatif",
+        "comfy-table",
+        "testkit",
+    ] {
+        assert!(
+            !crates.contains(extra),
+            "bootstrap's dependencies include {extra}"
+        );
+    }
+}
