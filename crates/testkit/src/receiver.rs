@@ -4,7 +4,7 @@
 use std::{
     fmt, io,
     sync::{Arc, Mutex, MutexGuard},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -33,6 +33,10 @@ pub struct ReceivedResponse {
     pub body: Vec<u8>,
     /// The body parsed as JSON, when it is JSON.
     pub json: Option<Value>,
+    /// When the PUT arrived, and when it was answered 200 (`None` in [`ResponseReceiver::all_attempts`]
+    /// records, which are taken on arrival): the benchmark measures up to the answer.
+    pub received_at: Instant,
+    pub answered_at: Option<Instant>,
 }
 
 impl ReceivedResponse {
@@ -203,6 +207,8 @@ async fn receive(
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
         json: serde_json::from_slice(&body).ok(),
         body: body.to_vec(),
+        received_at: Instant::now(),
+        answered_at: None,
     };
     let (fail, delay) = {
         let mut inner = shared.lock();
@@ -221,7 +227,10 @@ async fn receive(
     }
     let count = {
         let mut inner = shared.lock();
-        inner.responses.push(received);
+        inner.responses.push(ReceivedResponse {
+            answered_at: Some(Instant::now()),
+            ..received
+        });
         inner.responses.len()
     };
     shared.received.send_replace(count);
@@ -241,6 +250,8 @@ mod tests {
             content_type: None,
             body: Vec::new(),
             json: None,
+            received_at: Instant::now(),
+            answered_at: None,
         };
         assert_eq!(response.name(), "create-1");
     }

@@ -223,7 +223,7 @@ fn one() -> usize {
     1
 }
 
-fn parse_fault(name: &str, retry_after_seconds: u32) -> Option<Fault> {
+pub(crate) fn parse_fault(name: &str, retry_after_seconds: u32) -> Option<Fault> {
     Some(match name {
         "Throttling" => Fault::Throttling {
             retry_after_seconds,

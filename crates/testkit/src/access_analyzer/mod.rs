@@ -21,16 +21,16 @@
 //!   `ServiceQuotaExceeded`, `Hang`
 //! - `POST /_emulator/latency {millis, operation?}`, `POST /_emulator/apply-delay {millis}`
 
-mod control;
+pub(crate) mod control;
 mod filter;
-mod service;
-mod wire;
+pub(crate) mod service;
+pub(crate) mod wire;
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
     fmt,
     sync::{Arc, Mutex, MutexGuard},
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
 use serde::Serialize;
@@ -105,6 +105,12 @@ pub struct RecordedRequest {
     /// The SigV4 credential scope from `Authorization` (`AKID/date/region/service/aws4_request`),
     /// not verified.
     pub credential_scope: Option<String>,
+    /// When the request arrived, and when its answer was ready (`None` while unanswered): the
+    /// benchmark reads an invocation's sequential round trips from them.
+    #[serde(skip)]
+    pub received_at: Instant,
+    #[serde(skip)]
+    pub answered_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -357,6 +363,7 @@ pub(crate) struct Inner {
     operation_latency: HashMap<String, Duration>,
     apply_delay: Duration,
     findings_created: u64,
+    finding_id_namespace: u32,
     requests_received: u64,
 }
 
@@ -396,7 +403,7 @@ impl Inner {
 
     fn next_finding_id(&mut self) -> String {
         self.findings_created += 1;
-        crate::util::uuid_like(0, self.findings_created)
+        crate::util::uuid_like(self.finding_id_namespace, self.findings_created)
     }
 
     fn next_request_id(&mut self) -> String {
@@ -411,18 +418,44 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// One account and region's Access Analyzer: its analyzers, rules and findings, with its
+    /// own (unused by the organization emulator) record, faults and latency.
+    pub(crate) fn new(config: EmulatorConfig) -> Arc<State> {
+        State::with_id_namespace(config, 0)
+    }
+
+    /// Finding ids take `namespace` as their first group, so that the many states of the
+    /// organization emulator do not hand out the same ids.
+    pub(crate) fn with_id_namespace(config: EmulatorConfig, namespace: u32) -> Arc<State> {
+        Arc::new(State {
+            inner: Mutex::new(Inner {
+                analyzers: BTreeMap::new(),
+                requests: Vec::new(),
+                requests_recorded: 0,
+                faults: HashMap::new(),
+                latency: Duration::ZERO,
+                operation_latency: HashMap::new(),
+                apply_delay: config.apply_delay,
+                findings_created: 0,
+                finding_id_namespace: namespace,
+                requests_received: 0,
+            }),
+            config,
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().expect("emulator state lock poisoned")
     }
 
-    fn analyzer_arn(&self, name: &str) -> String {
+    pub(crate) fn analyzer_arn(&self, name: &str) -> String {
         format!(
             "arn:{}:access-analyzer:{}:{}:analyzer/{name}",
             self.config.partition, self.config.region, self.config.account
         )
     }
 
-    fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
+    pub(crate) fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
         let arn = self.analyzer_arn(name);
         let analyzer = AnalyzerState {
             name: name.to_owned(),
@@ -437,7 +470,7 @@ impl State {
     }
 
     /// `None` when the analyzer does not exist.
-    fn add_finding(&self, analyzer_name: &str, seed: FindingSeed) -> Option<Finding> {
+    pub(crate) fn add_finding(&self, analyzer_name: &str, seed: FindingSeed) -> Option<Finding> {
         let mut inner = self.lock();
         inner.analyzer(analyzer_name)?;
         let id = inner.next_finding_id();
@@ -446,7 +479,62 @@ impl State {
         Some(analyzer.add_finding(finding))
     }
 
-    fn fail_next(&self, operation: &str, count: usize, fault: Fault) {
+    pub(crate) fn remove_analyzer(&self, name: &str) {
+        self.lock().analyzers.remove(name);
+    }
+
+    pub(crate) fn findings(&self, analyzer_name: &str) -> Vec<Finding> {
+        self.lock()
+            .analyzer(analyzer_name)
+            .map(|analyzer| analyzer.findings.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_finding_status(
+        &self,
+        analyzer_name: &str,
+        id: &str,
+        status: FindingStatus,
+    ) -> bool {
+        let mut inner = self.lock();
+        let Some(finding) = inner
+            .analyzer_mut(analyzer_name)
+            .and_then(|analyzer| analyzer.findings.iter_mut().find(|f| f.id == id))
+        else {
+            return false;
+        };
+        finding.status = status;
+        finding.updated_at = SystemTime::now();
+        if status != FindingStatus::Archived {
+            finding.archived_by = None;
+        }
+        true
+    }
+
+    pub(crate) fn archive_rules(&self, analyzer_name: &str) -> Vec<ArchiveRule> {
+        self.lock()
+            .analyzer(analyzer_name)
+            .map(|analyzer| analyzer.rules.iter().map(RuleState::to_public).collect())
+            .unwrap_or_default()
+    }
+
+    /// # Panics
+    /// If the analyzer does not exist or the filter is invalid (mistakes in a test's setup).
+    pub(crate) fn put_archive_rule(&self, analyzer_name: &str, rule_name: &str, filter: Value) {
+        let parsed = Filter::parse(&filter, true)
+            .unwrap_or_else(|error| panic!("put_archive_rule: invalid filter: {error}"));
+        let mut inner = self.lock();
+        let analyzer = inner
+            .analyzer_mut(analyzer_name)
+            .unwrap_or_else(|| panic!("put_archive_rule: no analyzer named {analyzer_name}"));
+        service::upsert_rule(analyzer, rule_name, filter, parsed, None);
+    }
+
+    pub(crate) fn set_apply_delay(&self, delay: Duration) {
+        self.lock().apply_delay = delay;
+    }
+
+    pub(crate) fn fail_next(&self, operation: &str, count: usize, fault: Fault) {
         if count == 0 {
             return;
         }
@@ -484,20 +572,7 @@ impl Emulator {
 
     pub async fn start_with(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let port = config.port;
-        let state = Arc::new(State {
-            inner: Mutex::new(Inner {
-                analyzers: BTreeMap::new(),
-                requests: Vec::new(),
-                requests_recorded: 0,
-                faults: HashMap::new(),
-                latency: Duration::ZERO,
-                operation_latency: HashMap::new(),
-                apply_delay: config.apply_delay,
-                findings_created: 0,
-                requests_received: 0,
-            }),
-            config,
-        });
+        let state = State::new(config);
         let router = control::router()
             .fallback(wire::handle)
             .with_state(state.clone());
@@ -539,7 +614,7 @@ impl Emulator {
 
     /// Removes an analyzer with its rules and findings.
     pub fn remove_analyzer(&self, name: &str) {
-        self.state.lock().analyzers.remove(name);
+        self.state.remove_analyzer(name);
     }
 
     /// Adds a finding as the analyzer would on discovering it: the analyzer's archive rules are
@@ -555,38 +630,18 @@ impl Emulator {
 
     /// The analyzer's findings in creation order; empty if it does not exist.
     pub fn findings(&self, analyzer_name: &str) -> Vec<Finding> {
-        self.state
-            .lock()
-            .analyzer(analyzer_name)
-            .map(|analyzer| analyzer.findings.clone())
-            .unwrap_or_default()
+        self.state.findings(analyzer_name)
     }
 
     /// Changes a finding's status behind the API's back, e.g. to RESOLVED as the analyzer does
     /// when the access goes away. Returns false if there is no such finding.
     pub fn set_finding_status(&self, analyzer_name: &str, id: &str, status: FindingStatus) -> bool {
-        let mut inner = self.state.lock();
-        let Some(finding) = inner
-            .analyzer_mut(analyzer_name)
-            .and_then(|analyzer| analyzer.findings.iter_mut().find(|f| f.id == id))
-        else {
-            return false;
-        };
-        finding.status = status;
-        finding.updated_at = SystemTime::now();
-        if status != FindingStatus::Archived {
-            finding.archived_by = None;
-        }
-        true
+        self.state.set_finding_status(analyzer_name, id, status)
     }
 
     /// The analyzer's archive rules in creation order; empty if it does not exist.
     pub fn archive_rules(&self, analyzer_name: &str) -> Vec<ArchiveRule> {
-        self.state
-            .lock()
-            .analyzer(analyzer_name)
-            .map(|analyzer| analyzer.rules.iter().map(RuleState::to_public).collect())
-            .unwrap_or_default()
+        self.state.archive_rules(analyzer_name)
     }
 
     /// Creates or replaces a rule directly, without a request record and without touching
@@ -595,13 +650,8 @@ impl Emulator {
     /// # Panics
     /// If the analyzer does not exist or the filter is invalid (mistakes in the test's setup).
     pub fn put_archive_rule(&self, analyzer_name: &str, rule_name: &str, filter: Value) {
-        let parsed = Filter::parse(&filter, true)
-            .unwrap_or_else(|error| panic!("put_archive_rule: invalid filter: {error}"));
-        let mut inner = self.state.lock();
-        let analyzer = inner
-            .analyzer_mut(analyzer_name)
-            .unwrap_or_else(|| panic!("put_archive_rule: no analyzer named {analyzer_name}"));
-        service::upsert_rule(analyzer, rule_name, filter, parsed, None);
+        self.state
+            .put_archive_rule(analyzer_name, rule_name, filter);
     }
 
     /// Every request so far, in arrival order, including failed and faulted ones.
@@ -648,7 +698,7 @@ impl Emulator {
     /// How long after ApplyArchiveRule returns its findings are archived (the service does not
     /// promise the apply is synchronous).
     pub fn set_apply_delay(&self, delay: Duration) {
-        self.state.lock().apply_delay = delay;
+        self.state.set_apply_delay(delay);
     }
 
     /// Stops the server now; requests in flight (a hanging one included) are dropped.

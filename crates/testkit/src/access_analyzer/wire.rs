@@ -1,7 +1,7 @@
 //! The restJson1 side: routing by method and URI as the service model's `http` traits say,
 //! error responses as the SDK parses them, the request record, latency and injected faults.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use axum::{
     body::Bytes,
@@ -142,7 +142,11 @@ pub(crate) const ARCHIVE_RULE_RESOURCE: &str = "AWS::AccessAnalyzer::ArchiveRule
 pub(crate) const FINDING_RESOURCE: &str = "AWS::AccessAnalyzer::Finding";
 
 impl ApiError {
-    fn new(code: &'static str, status: StatusCode, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        code: &'static str,
+        status: StatusCode,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             code,
             status,
@@ -230,7 +234,7 @@ impl ApiError {
         error
     }
 
-    fn unknown_operation(method: &Method, path: &str) -> ApiError {
+    pub(crate) fn unknown_operation(method: &Method, path: &str) -> ApiError {
         ApiError::new(
             "UnknownOperationException",
             StatusCode::NOT_FOUND,
@@ -239,7 +243,7 @@ impl ApiError {
     }
 
     /// The error an injected fault answers; `None` for [`Fault::Hang`].
-    fn from_fault(fault: &Fault, call: &Call) -> Option<ApiError> {
+    pub(crate) fn from_fault(fault: &Fault, call: &Call) -> Option<ApiError> {
         let (resource_type, resource_id) = call_resource(call);
         Some(match fault {
             Fault::Throttling {
@@ -255,7 +259,7 @@ impl ApiError {
         })
     }
 
-    fn into_response(self, request_id: &str) -> Response {
+    pub(crate) fn into_response(self, request_id: &str) -> Response {
         let mut body = self.members;
         body.insert("message".to_owned(), self.message.into());
         let mut response = json_response(self.status, &Value::Object(body), request_id);
@@ -283,7 +287,7 @@ fn call_resource(call: &Call) -> (&'static str, String) {
     }
 }
 
-fn json_response(status: StatusCode, body: &Value, request_id: &str) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value, request_id: &str) -> Response {
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -306,14 +310,7 @@ pub(crate) async fn handle(
 ) -> Response {
     let request_id = state.lock().next_request_id();
     let credential_scope = credential_scope(&headers);
-    let segments: Option<Vec<String>> = uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect();
-    let routed = segments.as_deref().and_then(|s| route(&method, s));
-    let Some((operation, labels)) = routed else {
+    let Some(routed) = route_request(&method, &uri, &body) else {
         let error = ApiError::unknown_operation(&method, uri.path());
         record(
             &state,
@@ -325,7 +322,8 @@ pub(crate) async fn handle(
         return error.into_response(&request_id);
     };
 
-    let (params, parse_error) = match request_params(&uri, &body, labels) {
+    let operation = routed.operation;
+    let (params, parse_error) = match routed.params {
         Ok(params) => (params, None),
         Err(error) => (Map::new(), Some(error)),
     };
@@ -352,6 +350,28 @@ pub(crate) async fn handle(
     };
     set_status(&state, sequence, response.status());
     response
+}
+
+/// A request matched to its operation, with its input members or the error reading them.
+pub(crate) struct Routed {
+    pub(crate) operation: Operation,
+    pub(crate) params: Result<Map<String, Value>, ApiError>,
+}
+
+/// Routes a request by method and path; `None` when no operation matches. Shared with the
+/// organization emulator, which serves the same operations for many accounts and regions.
+pub(crate) fn route_request(method: &Method, uri: &Uri, body: &Bytes) -> Option<Routed> {
+    let segments: Option<Vec<String>> = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let (operation, labels) = route(method, &segments?)?;
+    Some(Routed {
+        operation,
+        params: request_params(uri, body, labels),
+    })
 }
 
 /// Body members, URI labels and query parameters in one map, as the operation's input shape.
@@ -405,6 +425,8 @@ fn record_arrival(
         params: Value::Object(params.clone()),
         status: 0,
         credential_scope,
+        received_at: Instant::now(),
+        answered_at: None,
     };
     let mut inner = state.lock();
     inner.requests_recorded += 1;
@@ -434,12 +456,13 @@ fn set_status(state: &State, sequence: u64, status: StatusCode) {
         .find(|(recorded, _)| *recorded == sequence)
     {
         request.status = status.as_u16();
+        request.answered_at = Some(Instant::now());
     }
 }
 
 /// `Credential=AKID/20260101/us-east-1/access-analyzer/aws4_request` from a SigV4
 /// `Authorization` header; the signature is not checked.
-fn credential_scope(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn credential_scope(headers: &HeaderMap) -> Option<String> {
     let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let credential = authorization
         .split([' ', ','])

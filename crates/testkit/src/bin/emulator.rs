@@ -6,6 +6,12 @@
 //!          [--apply-delay-ms N] [--page-size N] [--seed demo]
 //!          [--receiver [--receiver-port N]] [--runtime [--runtime-port N]]
 //! ```
+//!
+//! `emulator --organization N [--port N] [--latency-ms N] [--page-size N]` plays a whole
+//! organization instead ([`testkit::organization`]): the management account and N members, every
+//! (account, region) seeded with the `account-analyzer` of [`seed_organization`], `--latency-ms`
+//! on Access Analyzer calls; the JSON line gives the endpoint and the management credentials.
+//!
 //! Every flag can also come from the environment as `TESTKIT_<FLAG>` (e.g. `TESTKIT_PORT`,
 //! `TESTKIT_SEED`, `TESTKIT_RECEIVER=true`); flags win.
 
@@ -14,13 +20,15 @@ use std::{process::ExitCode, str::FromStr, time::Duration};
 use serde_json::json;
 use testkit::{
     access_analyzer::{Emulator, EmulatorConfig, FindingSeed},
+    organization::{OrgEmulator, OrgSpec},
     receiver::ResponseReceiver,
     runtime_api::FakeRuntime,
 };
 
 const USAGE: &str = "usage: emulator [--port N] [--account ID] [--region R] [--partition P] \
 [--latency-ms N] [--apply-delay-ms N] [--page-size N] [--seed demo] \
-[--receiver] [--receiver-port N] [--runtime] [--runtime-port N]";
+[--receiver] [--receiver-port N] [--runtime] [--runtime-port N] | \
+emulator --organization N [--port N] [--latency-ms N] [--page-size N]";
 
 /// Flags that take no value.
 const SWITCHES: &[&str] = &["receiver", "runtime"];
@@ -35,6 +43,7 @@ const OPTIONS: &[&str] = &[
     "seed",
     "receiver-port",
     "runtime-port",
+    "organization",
 ];
 
 struct Options {
@@ -124,6 +133,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(options: &Options) -> Result<(), String> {
+    if let Some(members) = options.number::<usize>("organization")? {
+        return run_organization(options, members).await;
+    }
     let defaults = EmulatorConfig::default();
     let config = EmulatorConfig {
         account: options.get("account").unwrap_or(defaults.account),
@@ -176,6 +188,77 @@ async fn run(options: &Options) -> Result<(), String> {
     println!("{endpoints}");
 
     wait_for_termination().await
+}
+
+async fn run_organization(options: &Options, members: usize) -> Result<(), String> {
+    let mut spec = OrgSpec::generated(members);
+    if let Some(page_size) = options.number("page-size")? {
+        spec.page_size = page_size;
+    }
+    let port = options.number("port")?.unwrap_or(0);
+    let emulator = OrgEmulator::start_on(spec, port)
+        .await
+        .map_err(|error| format!("cannot start the organization emulator: {error}"))?;
+    if let Some(latency) = options.number::<u64>("latency-ms")? {
+        emulator.set_service_latency("access-analyzer", Duration::from_millis(latency));
+    }
+    let targets = seed_organization(&emulator);
+    let (access_key_id, secret_access_key) = emulator.management_credentials();
+    let endpoints = json!({
+        "endpoint": emulator.endpoint_url(),
+        "managementAccount": emulator.management_account(),
+        "accessKeyId": access_key_id,
+        "secretAccessKey": secret_access_key,
+        "accounts": emulator.spec().accounts.len(),
+        "targets": targets,
+        "analyzer": ORGANIZATION_ANALYZER,
+        "rule": ORGANIZATION_RULE,
+    });
+    println!("{endpoints}");
+    wait_for_termination().await
+}
+
+const ORGANIZATION_ANALYZER: &str = "account-analyzer";
+const ORGANIZATION_RULE: &str = "vendor-roles";
+
+/// In every enabled (account, region): `account-analyzer` (ACCOUNT) with two ACTIVE findings on
+/// IAM roles and one on a bucket, then the rule `vendor-roles` (resourceType eq AWS::IAM::Role),
+/// which — made after them — archives none until it is applied. Returns the number of targets.
+fn seed_organization(emulator: &OrgEmulator) -> usize {
+    let mut targets = 0;
+    for account in &emulator.spec().accounts {
+        for region in emulator.enabled_regions(&account.id) {
+            let analyzer = emulator.access_analyzer(&account.id, &region);
+            analyzer.add_analyzer(ORGANIZATION_ANALYZER, "ACCOUNT");
+            for role in ["vendor-audit", "vendor-deploy"] {
+                analyzer.add_finding(
+                    ORGANIZATION_ANALYZER,
+                    FindingSeed::new(
+                        "AWS::IAM::Role",
+                        format!("arn:aws:iam::{}:role/{role}", account.id),
+                    )
+                    .principal("AWS", "arn:aws:iam::444455556666:root")
+                    .action("sts:AssumeRole"),
+                );
+            }
+            analyzer.add_finding(
+                ORGANIZATION_ANALYZER,
+                FindingSeed::new(
+                    "AWS::S3::Bucket",
+                    format!("arn:aws:s3:::shared-{}-{region}", account.id),
+                )
+                .principal("AWS", "arn:aws:iam::444455556666:root")
+                .action("s3:GetObject"),
+            );
+            analyzer.put_archive_rule(
+                ORGANIZATION_ANALYZER,
+                ORGANIZATION_RULE,
+                json!({ "resourceType": { "eq": ["AWS::IAM::Role"] } }),
+            );
+            targets += 1;
+        }
+    }
+    targets
 }
 
 async fn wait_for_termination() -> Result<(), String> {

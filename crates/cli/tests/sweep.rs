@@ -1,0 +1,598 @@
+//! The `applied-archive-rule` binary against an emulated Organization: STS, Organizations, EC2
+//! `DescribeRegions` and Access Analyzer in every (account, region), on one loopback endpoint.
+
+use serde_json::{json, Value};
+use testkit::access_analyzer::{Fault, FindingSeed, FindingStatus};
+use testkit::organization::{AccountSpec, OrgEmulator, OrgSpec};
+
+const ANALYZER: &str = "account-analyzer";
+const RULE: &str = "vendor-roles";
+const HOME_REGION: &str = "us-east-1";
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs the CLI as the management account's caller, with nothing of the developer's environment.
+async fn cli(org: &OrgEmulator, args: &[&str]) -> Run {
+    let (key, secret) = org.management_credentials();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_applied-archive-rule"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", HOME_REGION)
+        .env("AWS_ENDPOINT_URL", org.endpoint_url())
+        .output()
+        .await
+        .expect("the CLI runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// An Organization of `members` accounts plus the management account, each with the analyzer, two
+/// ACTIVE role findings and a bucket finding in both regions, and a rule created after them (so the
+/// findings are still ACTIVE: exactly the situation the sweep is for).
+async fn organization(spec: OrgSpec) -> OrgEmulator {
+    let org = OrgEmulator::start(spec).await.expect("emulator starts");
+    for account in org
+        .spec()
+        .accounts
+        .iter()
+        .map(|a| a.id.clone())
+        .collect::<Vec<_>>()
+    {
+        for region in REGIONS {
+            let target = org.access_analyzer(&account, region);
+            target.add_analyzer(ANALYZER, "ACCOUNT");
+            for name in ["audit", "billing"] {
+                target.add_finding(
+                    ANALYZER,
+                    FindingSeed::new(
+                        "AWS::IAM::Role",
+                        format!("arn:aws:iam::{account}:role/vendor-{name}"),
+                    )
+                    .principal("AWS", "arn:aws:iam::444455556666:root"),
+                );
+            }
+            target.add_finding(
+                ANALYZER,
+                FindingSeed::new("AWS::S3::Bucket", "arn:aws:s3:::shared"),
+            );
+            target.put_archive_rule(
+                ANALYZER,
+                RULE,
+                json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}),
+            );
+        }
+    }
+    org
+}
+
+fn statuses(org: &OrgEmulator, account: &str, region: &str) -> Vec<(String, FindingStatus)> {
+    org.access_analyzer(account, region)
+        .findings(ANALYZER)
+        .into_iter()
+        .map(|f| (f.resource_type, f.status))
+        .collect()
+}
+
+fn sweep_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "sweep",
+        "--role-name",
+        "OrganizationAccountAccessRole",
+        "--all-accounts",
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--analyzer",
+        ANALYZER,
+        "--all-rules",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn outcomes(report: &Value) -> Vec<(String, String, String)> {
+    report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| {
+            (
+                t["account"].as_str().unwrap().to_owned(),
+                t["region"].as_str().unwrap().to_owned(),
+                t["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_target_is_applied_and_each_role_is_assumed_once() {
+    let org = organization(OrgSpec::generated(6)).await;
+
+    let run = cli(&org, &sweep_args(&[])).await;
+
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let outcomes = outcomes(&report);
+    assert_eq!(outcomes.len(), 7 * 2, "7 accounts × 2 regions");
+    assert!(
+        outcomes.iter().all(|(_, _, o)| o == "applied"),
+        "{outcomes:?}"
+    );
+    assert_eq!(report["summary"]["archived"], json!(7 * 2 * 2));
+    for account in org.spec().accounts.iter() {
+        for region in REGIONS {
+            for (kind, status) in statuses(&org, &account.id, region) {
+                let expected = if kind == "AWS::IAM::Role" {
+                    FindingStatus::Archived
+                } else {
+                    FindingStatus::Active
+                };
+                assert_eq!(status, expected, "{} {region} {kind}", account.id);
+            }
+        }
+        let assumed = org.assume_role_calls(&account.id);
+        if account.id == org.management_account() {
+            assert_eq!(
+                assumed, 0,
+                "the caller's own account uses the caller's credentials"
+            );
+        } else {
+            assert_eq!(
+                assumed, 1,
+                "one AssumeRole per account, reused across its regions"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_denies_the_role_is_reported_and_the_rest_are_applied() {
+    let mut spec = OrgSpec::generated(3);
+    spec.accounts[2].deny_assume_role = true;
+    let denied = spec.accounts[2].id.clone();
+    let org = organization(spec).await;
+
+    let run = cli(&org, &sweep_args(&[])).await;
+
+    assert_eq!(run.code, 1, "a denied target makes the exit status 1");
+    for (account, _, outcome) in outcomes(&run.json()) {
+        let expected = if account == denied {
+            "access-denied"
+        } else {
+            "applied"
+        };
+        assert_eq!(outcome, expected, "{account}");
+    }
+    for region in REGIONS {
+        assert!(statuses(&org, &denied, region)
+            .iter()
+            .all(|(_, s)| *s == FindingStatus::Active));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_not_enabled_in_an_account_is_skipped_without_a_call() {
+    let mut spec = OrgSpec::generated(2);
+    spec.accounts[1].opt_in_regions = vec!["eu-south-1".to_owned()];
+    let opted_in = spec.accounts[1].id.clone();
+    let org = organization(spec).await;
+    org.access_analyzer(&opted_in, "eu-south-1")
+        .add_analyzer(ANALYZER, "ACCOUNT");
+
+    let args = [
+        "sweep",
+        "--role-name",
+        "r",
+        "--all-accounts",
+        "--regions",
+        "eu-south-1",
+        "--analyzer",
+        ANALYZER,
+        "--all-rules",
+        "--output",
+        "json",
+    ];
+    let run = cli(&org, &args).await;
+
+    assert_eq!(
+        run.code, 0,
+        "nothing to apply is not a failure: {}",
+        run.stderr
+    );
+    for (account, region, outcome) in outcomes(&run.json()) {
+        assert_eq!(region, "eu-south-1");
+        let expected = if account == opted_in {
+            "no-rule"
+        } else {
+            "region-not-enabled"
+        };
+        assert_eq!(outcome, expected, "{account}");
+    }
+    let refused = org
+        .requests()
+        .into_iter()
+        .filter(|r| r.service == "access-analyzer" && r.account.as_deref() != Some(&opted_in))
+        .count();
+    assert_eq!(
+        refused, 0,
+        "no Access Analyzer call where the region is not enabled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_under_concurrency_is_retried_until_every_target_is_applied() {
+    let org = organization(OrgSpec::generated(4)).await;
+    org.fail_next(
+        "*",
+        "*",
+        "ApplyArchiveRule",
+        6,
+        Fault::Throttling {
+            retry_after_seconds: 0,
+        },
+    );
+    org.fail_next(
+        "*",
+        "*",
+        "ListFindingsV2",
+        4,
+        Fault::Throttling {
+            retry_after_seconds: 0,
+        },
+    );
+
+    let run = cli(&org, &sweep_args(&["--concurrency", "8"])).await;
+
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(outcomes(&run.json()).iter().all(|(_, _, o)| o == "applied"));
+    let throttled = org
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 429 || r.status == 400 && r.operation == "ApplyArchiveRule")
+        .count();
+    assert!(
+        throttled >= 6,
+        "the throttles were really served: {throttled}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_target_does_not_stop_the_others() {
+    let org = organization(OrgSpec::generated(3)).await;
+    let broken = org.spec().accounts[1].id.clone();
+    // Not retryable, so the target fails at once rather than after the SDK's backoff.
+    org.fail_next(
+        &broken,
+        "eu-west-1",
+        "ApplyArchiveRule",
+        1,
+        Fault::Validation,
+    );
+
+    let run = cli(&org, &sweep_args(&[])).await;
+
+    assert_eq!(run.code, 1);
+    let report = run.json();
+    for (account, region, outcome) in outcomes(&report) {
+        let expected = if account == broken && region == "eu-west-1" {
+            "error"
+        } else {
+            "applied"
+        };
+        assert_eq!(outcome, expected, "{account} {region}");
+    }
+    let failed = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["outcome"] == json!("error"))
+        .unwrap();
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ValidationException"),
+        "{failed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_counts_and_changes_nothing() {
+    let org = organization(OrgSpec::generated(2)).await;
+
+    let run = cli(&org, &sweep_args(&["--dry-run"])).await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["dryRun"], json!(true));
+    assert_eq!(report["summary"]["matched"], json!(3 * 2 * 2));
+    assert_eq!(report["summary"]["archived"], json!(0));
+    let applies = org
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "ApplyArchiveRule")
+        .count();
+    assert_eq!(applies, 0);
+    for account in org.spec().accounts.iter() {
+        for region in REGIONS {
+            assert!(statuses(&org, &account.id, region)
+                .iter()
+                .all(|(_, s)| *s == FindingStatus::Active));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_json_report_has_a_stable_schema() {
+    let org = organization(OrgSpec::generated(1)).await;
+
+    let run = cli(&org, &sweep_args(&[])).await;
+
+    let report = run.json();
+    assert!(report["dryRun"].is_boolean());
+    let summary = &report["summary"];
+    for key in ["targets", "matched", "archived", "pending"] {
+        assert!(summary[key].is_u64(), "summary.{key}: {summary}");
+    }
+    assert!(summary["outcomes"].is_object());
+    let target = &report["targets"][0];
+    for key in ["account", "region", "outcome", "detail"] {
+        assert!(target[key].is_string(), "{key}: {target}");
+    }
+    for key in ["matched", "archived", "pending"] {
+        assert!(target[key].is_u64(), "{key}: {target}");
+    }
+    assert!(target["verified"].is_boolean());
+    assert_eq!(target["analyzer"], json!(ANALYZER));
+    let rule = &target["rules"][0];
+    assert_eq!(rule["rule"], json!(RULE));
+    for key in ["matched", "archived", "pending"] {
+        assert!(rule[key].is_u64(), "rules[].{key}: {rule}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analyzers_are_found_by_type_and_accounts_by_ou_including_child_ous() {
+    let mut spec = OrgSpec::generated(6);
+    // An account outside the chosen OU, and a suspended one inside it.
+    spec.accounts.push({
+        let mut gone = AccountSpec::new("299999999999", "suspended", "ou-a1b2-prod0001");
+        gone.state = testkit::organization::AccountState::Suspended;
+        gone
+    });
+    let org = organization(spec).await;
+    let in_workload: Vec<String> = org
+        .spec()
+        .accounts
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.parent_id.as_str(),
+                "ou-a1b2-workload" | "ou-a1b2-prod0001"
+            ) && a.id != "299999999999"
+        })
+        .map(|a| a.id.clone())
+        .collect();
+
+    let args = [
+        "sweep",
+        "--role-name",
+        "r",
+        "--ou",
+        "ou-a1b2-workload",
+        "--regions",
+        "us-east-1",
+        "--analyzer-type",
+        "ACCOUNT",
+        "--rule",
+        RULE,
+        "--output",
+        "json",
+    ];
+    let run = cli(&org, &args).await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut accounts: Vec<String> = outcomes(&run.json())
+        .into_iter()
+        .map(|(a, _, _)| a)
+        .collect();
+    accounts.sort();
+    let mut expected = in_workload.clone();
+    expected.sort();
+    assert_eq!(
+        accounts, expected,
+        "the OU and its child OU, active accounts only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_analyzer_or_rule_is_nothing_to_apply() {
+    let org = organization(OrgSpec::generated(1)).await;
+    let member = org.spec().accounts[1].id.clone();
+    org.access_analyzer(&member, "eu-west-1")
+        .remove_analyzer(ANALYZER);
+
+    let args = [
+        "sweep",
+        "--role-name",
+        "r",
+        "--all-accounts",
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--analyzer",
+        ANALYZER,
+        "--rule",
+        "no-such-rule",
+        "--output",
+        "json",
+    ];
+    let run = cli(&org, &args).await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (account, region, outcome) in outcomes(&run.json()) {
+        let expected = if account == member && region == "eu-west-1" {
+            "no-analyzer"
+        } else {
+            "no-rule"
+        };
+        assert_eq!(outcome, expected, "{account} {region}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_table_report_reads_at_a_glance() {
+    let org = organization(OrgSpec::generated(1)).await;
+    let mut args = sweep_args(&[]);
+    args.truncate(args.len() - 2);
+
+    let run = cli(&org, &args).await;
+
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("ACCOUNT"), "{}", run.stdout);
+    assert!(run.stdout.contains("OUTCOME"));
+    assert!(
+        run.stdout
+            .contains("4 targets: 4 applied. Findings matched 8, archived 8, pending 0."),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_usage_exits_2() {
+    let org = organization(OrgSpec::generated(0)).await;
+    for args in [
+        vec!["sweep", "--role-name", "r", "--all-rules"],
+        vec![
+            "sweep",
+            "--role-name",
+            "r",
+            "--analyzer",
+            "a",
+            "--all-rules",
+            "--accounts",
+            "12345",
+        ],
+        vec!["frobnicate"],
+        vec!["preview", "--analyzer", ANALYZER, "--filter", "{not json"],
+    ] {
+        let run = cli(&org, &args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_lists_what_a_filter_would_archive_with_the_principal() {
+    let org = organization(OrgSpec::generated(0)).await;
+    let args = [
+        "preview",
+        "--analyzer",
+        ANALYZER,
+        "--filter",
+        r#"[{"Property": "resourceType", "Eq": ["AWS::IAM::Role"]}]"#,
+        "--output",
+        "json",
+    ];
+
+    let run = cli(&org, &args).await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["activeFindings"], json!(2));
+    assert_eq!(
+        report["findings"][0]["principal"],
+        json!("AWS=arn:aws:iam::444455556666:root")
+    );
+    assert!(
+        org.requests()
+            .iter()
+            .all(|r| r.operation != "ApplyArchiveRule"),
+        "preview changes nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_in_the_callers_account_reports_each_rule() {
+    let org = organization(OrgSpec::generated(0)).await;
+    let management = org.management_account();
+
+    let run = cli(
+        &org,
+        &[
+            "apply",
+            "--analyzer",
+            ANALYZER,
+            "--rule",
+            RULE,
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["report"]["rules"][0]["archived"], json!(2));
+    assert_eq!(report["report"]["verified"], json!(true));
+    assert!(statuses(&org, &management, HOME_REGION)
+        .iter()
+        .all(|(kind, s)| (*s == FindingStatus::Archived) == (kind == "AWS::IAM::Role")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_runs_a_sample_event_and_prints_the_response_without_sending_it() {
+    let org = organization(OrgSpec::generated(0)).await;
+    let management = org.management_account();
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/events/create.json"
+    ))
+    .unwrap();
+    let mut event: Value = serde_json::from_str(&sample).unwrap();
+    event["StackId"] = json!(format!(
+        "arn:aws:cloudformation:us-east-1:{management}:stack/try/1"
+    ));
+    event["ResourceProperties"]["AnalyzerName"] = json!(ANALYZER);
+    let file = std::env::temp_dir().join(format!("invoke-{}.json", std::process::id()));
+    std::fs::write(&file, event.to_string()).unwrap();
+
+    let run = cli(&org, &["invoke", "--event", file.to_str().unwrap()]).await;
+    std::fs::remove_file(&file).ok();
+
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let response = run.json();
+    assert_eq!(response["Status"], json!("SUCCESS"), "{response}");
+    assert!(run.stderr.contains("response not sent"), "{}", run.stderr);
+    assert!(!org
+        .access_analyzer(&management, HOME_REGION)
+        .archive_rules(ANALYZER)
+        .is_empty());
+}
