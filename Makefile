@@ -10,8 +10,10 @@ MAX_ZIP_BYTES := 3145728
 TEMPLATES := cfn/*.yaml examples/*.yaml examples/*/*.yaml
 
 FUZZ_SECONDS ?= 60
+BENCH_TOOLS := $(VENV)/.bench-installed
+BENCH_ARGS ?=
 
-.PHONY: help demo test lint lint-templates deny fuzz build release package clean
+.PHONY: help demo test lint lint-templates deny fuzz bench build release package clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +61,17 @@ fuzz: ## Fuzz event and property parsing, FUZZ_SECONDS each (nightly toolchain +
 	  $(CARGO) +nightly fuzz run $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=10; \
 	done
+
+$(BENCH_TOOLS): crates/bench/python/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r crates/bench/python/requirements.txt
+	touch $@
+
+bench: $(BENCH_TOOLS) ## Measure the release bootstrap against its baselines into docs/benchmarks.md (not in `make test`)
+	$(CARGO) build --release --bin bootstrap -p applied-archive-rule
+	@# Two commands: with -p bench, --bin bootstrap would build bootstrap alone.
+	$(CARGO) build --release -p bench
+	$(CURDIR)/target/release/bench --python $(VENV)/bin/python --zip $(ZIP) $(BENCH_ARGS)
 
 build: ## Debug build of everything
 	$(CARGO) build --workspace --all-targets
