@@ -305,7 +305,11 @@ where
         );
     };
     if let Some(provider_location) = function_location(&invocation.invoked_function_arn) {
-        if provider_location != stack {
+        // CloudFormation only invokes a ServiceToken of the stack's own region, so only the
+        // account can differ: a function shared with other accounts must not act for them.
+        if provider_location.account != stack.account
+            || provider_location.partition != stack.partition
+        {
             return early_failure(
                 ProviderError::ForeignStack {
                     stack,
