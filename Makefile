@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 60
 BENCH_TOOLS := $(VENV)/.bench-installed
 BENCH_ARGS ?=
 
-.PHONY: help demo test lint lint-templates deny fuzz bench build release package clean
+.PHONY: help demo test lint lint-templates deny fuzz bench bench-sweep build release package clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,13 @@ bench: $(BENCH_TOOLS) ## Measure the release bootstrap against its baselines int
 	@# Two commands: with -p bench, --bin bootstrap would build bootstrap alone.
 	$(CARGO) build --release -p bench
 	$(CURDIR)/target/release/bench --python $(VENV)/bin/python --zip $(ZIP) $(BENCH_ARGS)
+
+bench-sweep: ## The Organization sweep against the sequential boto3 script (docs/benchmarks.md)
+	$(CARGO) build --release -p applied-archive-rule-cli -p testkit --bin applied-archive-rule --bin emulator
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r crates/bench/sweep/requirements.txt
+	$(VENV)/bin/python crates/bench/sweep/bench_sweep.py \
+	  --cli $(CURDIR)/target/release/applied-archive-rule --emulator $(CURDIR)/target/release/emulator
 
 build: ## Debug build of everything
 	$(CARGO) build --workspace --all-targets

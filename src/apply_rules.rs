@@ -121,7 +121,11 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
         }
     };
     if options.dry_run {
-        return Ok(report(&matched, false, false));
+        // Nothing was applied, so nothing is pending either: `matched` is what would be archived.
+        let mut counted = report(&matched, false, false);
+        counted.pending = 0;
+        counted.rules.iter_mut().for_each(|r| r.pending = 0);
+        return Ok(counted);
     }
 
     step("applying the archive rules");

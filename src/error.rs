@@ -108,9 +108,7 @@ pub enum ProviderError {
     #[error("analyzer {analyzer} was not found ({source})")]
     AnalyzerMissing { analyzer: String, source: AwsError },
 
-    #[error(
-        "archive rule {rule} named in RuleNames does not exist on analyzer {analyzer} ({source})"
-    )]
+    #[error("archive rule {rule} does not exist on analyzer {analyzer} ({source})")]
     RuleNotFound {
         rule: String,
         analyzer: String,

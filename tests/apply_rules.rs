@@ -110,7 +110,7 @@ async fn a_named_rule_that_does_not_exist_fails_naming_it_with_nothing_applied()
     assert!(
         response
             .reason
-            .contains("archive rule typo named in RuleNames does not exist"),
+            .contains("archive rule typo does not exist on analyzer main"),
         "{}",
         response.reason
     );

@@ -11,6 +11,7 @@ use aws_credential_types::provider::{
 };
 use aws_credential_types::Credentials;
 use aws_sdk_accessanalyzer::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_http_client::tls;
 
 use crate::{AwsArgs, CliError};
 
@@ -31,7 +32,16 @@ pub struct Session {
 }
 
 pub async fn session(args: &AwsArgs) -> Result<Session, CliError> {
+    // One HTTPS client for every SDK client of the run: without it each per-target client builds
+    // its own, with its own connection pool (a TLS handshake per target) and its own parse of
+    // the system root certificates.
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);

@@ -250,6 +250,7 @@ pub async fn invoke(aws_args: &AwsArgs, args: InvokeArgs) -> Result<u8, CliError
         CliError::Usage(format!("--event {} is not JSON: {e}", args.event.display()))
     })?;
     let session = aws::session(aws_args).await?;
+    let event = in_callers_account(event, &session);
     let provider = Provider {
         access_analyzer: SdkAccessAnalyzer::new(aws_sdk_accessanalyzer::Client::new(
             &session.config,
@@ -310,6 +311,27 @@ pub async fn invoke(aws_args: &AwsArgs, args: InvokeArgs) -> Result<u8, CliError
         cfn::Status::Success => 0,
         cfn::Status::Failed => 1,
     })
+}
+
+/// `invoke` runs against the configured account and region: a sample event's `StackId` (which names
+/// some other account) is moved there, or the provider would refuse it as another account's stack.
+fn in_callers_account(mut event: Value, session: &Session) -> Value {
+    let Some(stack_id) = event.get("StackId").and_then(Value::as_str) else {
+        return event;
+    };
+    let parts: Vec<&str> = stack_id.splitn(6, ':').collect();
+    if parts.len() == 6 && (parts[3] != session.region || parts[4] != session.account) {
+        let moved = format!(
+            "arn:{}:cloudformation:{}:{}:{}",
+            session.partition, session.region, session.account, parts[5]
+        );
+        eprintln!(
+            "StackId names {} in {}; running it as {moved}",
+            parts[4], parts[3]
+        );
+        event["StackId"] = Value::String(moved);
+    }
+    event
 }
 
 /// Distinguishes this run's client tokens from any other's.

@@ -72,6 +72,7 @@ pub struct PreviewArgs {
     /// Filter as JSON (map or list shape, as in the templates), or @FILE to read it from a file
     #[arg(long)]
     pub filter: String,
+    /// `table` for people, `json` for pipelines
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }
@@ -106,6 +107,7 @@ pub struct ApplyArgs {
     /// Seconds to wait for the matched findings to read ARCHIVED (0: do not verify)
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=900))]
     pub archive_timeout: u64,
+    /// `table` for people, `json` for pipelines
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }
@@ -159,8 +161,9 @@ pub struct SweepArgs {
     pub analyzers: AnalyzerSelection,
     #[command(flatten)]
     pub rules: RuleSelection,
-    /// How many (account, region) targets run at once
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=512))]
+    /// How many (account, region) targets run at once. Each target is its own account and region,
+    /// so they do not share an API rate limit; each waits for about four calls in sequence.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub concurrency: u32,
     /// Count what would be archived; apply nothing
     #[arg(long)]
@@ -168,6 +171,7 @@ pub struct SweepArgs {
     /// Seconds to wait in each target for the matched findings to read ARCHIVED (0: do not verify)
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=900))]
     pub archive_timeout: u64,
+    /// `table` for people, `json` for pipelines
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }

@@ -29,6 +29,10 @@ pub fn endpoint(region: &str, partition: &str) -> String {
     format!("https://ec2.{region}.{suffix}")
 }
 
+/// Throttling and server errors are retried this many times, with exponential backoff, as the SDK
+/// clients would.
+const ATTEMPTS: u32 = 4;
+
 /// The regions enabled in the account the credentials belong to (those that need no opt-in, and
 /// those opted in).
 pub async fn enabled_regions(
@@ -37,6 +41,41 @@ pub async fn enabled_regions(
     region: &str,
     credentials: Credentials,
 ) -> Result<Vec<String>, String> {
+    let mut backoff = std::time::Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match describe_regions(http, endpoint, region, credentials.clone()).await {
+            Err(e) if e.retryable && attempt < ATTEMPTS => {
+                tracing::debug!(attempt, error = %e.message, "retrying ec2:DescribeRegions");
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            result => return result.map_err(|e| e.message),
+        }
+    }
+}
+
+struct CallError {
+    message: String,
+    retryable: bool,
+}
+
+impl From<String> for CallError {
+    fn from(message: String) -> Self {
+        CallError {
+            message,
+            retryable: false,
+        }
+    }
+}
+
+async fn describe_regions(
+    http: &reqwest::Client,
+    endpoint: &str,
+    region: &str,
+    credentials: Credentials,
+) -> Result<Vec<String>, CallError> {
     let url = format!("{}/", endpoint.trim_end_matches('/'));
     let identity = credentials.into();
     let params = v4::SigningParams::builder()
@@ -70,10 +109,10 @@ pub async fn enabled_regions(
     for (name, value) in request.headers() {
         call = call.header(name, value);
     }
-    let response = call
-        .send()
-        .await
-        .map_err(|e| format!("ec2:DescribeRegions: {}", e.without_url()))?;
+    let response = call.send().await.map_err(|e| CallError {
+        retryable: e.is_connect() || e.is_timeout(),
+        message: format!("ec2:DescribeRegions: {}", e.without_url()),
+    })?;
     let status = response.status();
     let text = response
         .text()
@@ -82,9 +121,11 @@ pub async fn enabled_regions(
     if !status.is_success() {
         let code = element(&text, "Code").unwrap_or("error");
         let message = element(&text, "Message").unwrap_or("");
-        return Err(format!(
-            "ec2:DescribeRegions: {code}: {message} (HTTP {status})"
-        ));
+        return Err(CallError {
+            retryable: status.is_server_error()
+                || matches!(code, "RequestLimitExceeded" | "Throttling"),
+            message: format!("ec2:DescribeRegions: {code}: {message} (HTTP {status})"),
+        });
     }
     Ok(parse_enabled_regions(&text))
 }

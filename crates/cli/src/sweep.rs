@@ -26,6 +26,8 @@ use crate::{output, regions, AwsArgs, CliError, OutputFormat, SweepArgs};
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Applied,
+    /// `--dry-run`: counted, nothing applied.
+    DryRun,
     NoAnalyzer,
     NoRule,
     RegionNotEnabled,
@@ -37,6 +39,7 @@ impl Outcome {
     fn label(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
+            Outcome::DryRun => "would apply",
             Outcome::NoAnalyzer => "no analyzer",
             Outcome::NoRule => "no rule",
             Outcome::RegionNotEnabled => "region not enabled",
@@ -399,11 +402,10 @@ async fn sweep_target(
                 report.detail = "the analyzer has no archive rules".to_owned();
             }
             Ok(applied) => {
-                report.detail = if args.dry_run {
-                    "dry run: nothing applied".to_owned()
-                } else {
-                    String::new()
-                };
+                if args.dry_run {
+                    report.outcome = Outcome::DryRun;
+                    report.detail = "dry run: counted, nothing applied".to_owned();
+                }
                 report.rules = applied.rules;
                 report.matched = applied.matched;
                 report.archived = applied.archived;
@@ -518,8 +520,9 @@ fn print_reports(args: &SweepArgs, reports: &[TargetReport]) {
                 .map(|(o, n)| format!("{n} {}", o.label()))
                 .collect();
             println!(
-                "{} targets: {}. Findings matched {}, archived {}, pending {}{}.",
+                "{} target{}: {}. Findings matched {}, archived {}, pending {}{}.",
                 reports.len(),
+                if reports.len() == 1 { "" } else { "s" },
                 outcomes.join(", "),
                 totals.0,
                 totals.1,

@@ -335,6 +335,12 @@ async fn dry_run_counts_and_changes_nothing() {
     assert_eq!(report["dryRun"], json!(true));
     assert_eq!(report["summary"]["matched"], json!(3 * 2 * 2));
     assert_eq!(report["summary"]["archived"], json!(0));
+    assert_eq!(
+        report["summary"]["pending"],
+        json!(0),
+        "nothing applied, nothing pending"
+    );
+    assert!(outcomes(&report).iter().all(|(_, _, o)| o == "dry-run"));
     let applies = org
         .requests()
         .into_iter()
