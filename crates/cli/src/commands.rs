@@ -218,9 +218,10 @@ pub async fn apply(aws_args: &AwsArgs, args: ApplyArgs) -> Result<u8, CliError> 
             output::print_table(&["RULE", "MATCHED", "ARCHIVED", "PENDING"], rows);
             let what = if args.dry_run {
                 format!(
-                    "dry run: {} ACTIVE findings would be archived by {} rules; nothing was applied",
+                    "dry run: {} ACTIVE findings would be archived by {} rule{}; nothing was applied",
                     report.matched,
-                    report.rules.len()
+                    report.rules.len(),
+                    if report.rules.len() == 1 { "" } else { "s" }
                 )
             } else if report.verified {
                 format!(

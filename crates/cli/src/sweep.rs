@@ -48,6 +48,19 @@ impl Outcome {
         }
     }
 
+    /// The JSON spelling (serde's kebab-case), for the summary's keys.
+    fn key(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::DryRun => "dry-run",
+            Outcome::NoAnalyzer => "no-analyzer",
+            Outcome::NoRule => "no-rule",
+            Outcome::RegionNotEnabled => "region-not-enabled",
+            Outcome::AccessDenied => "access-denied",
+            Outcome::Error => "error",
+        }
+    }
+
     /// Denied and error targets need a person; the rest had nothing left to do.
     fn is_failure(self) -> bool {
         matches!(self, Outcome::AccessDenied | Outcome::Error)
@@ -488,7 +501,7 @@ fn print_reports(args: &SweepArgs, reports: &[TargetReport]) {
             "targets": reports,
             "summary": {
                 "targets": reports.len(),
-                "outcomes": summary.iter().map(|(o, n)| (o.label().replace(' ', "-"), *n)).collect::<BTreeMap<_, _>>(),
+                "outcomes": summary.iter().map(|(o, n)| (o.key(), *n)).collect::<BTreeMap<_, _>>(),
                 "matched": totals.0,
                 "archived": totals.1,
                 "pending": totals.2,

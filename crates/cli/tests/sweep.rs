@@ -341,6 +341,11 @@ async fn dry_run_counts_and_changes_nothing() {
         "nothing applied, nothing pending"
     );
     assert!(outcomes(&report).iter().all(|(_, _, o)| o == "dry-run"));
+    assert_eq!(
+        report["summary"]["outcomes"]["dry-run"],
+        json!(3 * 2),
+        "one spelling everywhere"
+    );
     let applies = org
         .requests()
         .into_iter()
