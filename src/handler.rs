@@ -333,10 +333,10 @@ where
         Request::Update { physical_id, .. } | Request::Delete { physical_id }
             if physical_id.is_empty() =>
         {
-            Progress::for_update(ctx.marker_id())
+            Progress::keeping(ctx.marker_id())
         }
         Request::Update { physical_id, .. } | Request::Delete { physical_id } => {
-            Progress::for_update(physical_id.clone())
+            Progress::keeping(physical_id.clone())
         }
     };
     let work = {

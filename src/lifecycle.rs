@@ -125,8 +125,8 @@ impl Progress {
         Self::new(marker_id, false)
     }
 
-    /// Progress of an Update: a failure always carries the incoming PhysicalResourceId.
-    pub fn for_update(incoming_physical_id: String) -> Self {
+    /// Progress of an Update or Delete: a failure always carries the incoming PhysicalResourceId.
+    pub fn keeping(incoming_physical_id: String) -> Self {
         Self::new(incoming_physical_id, false)
     }
 
@@ -752,7 +752,7 @@ mod tests {
         assert_eq!(create.failure_physical_id(), rule.to_string());
         assert_eq!(create.rule_to_remove(), None);
 
-        let replacement = Progress::for_update("old-arn".into());
+        let replacement = Progress::keeping("old-arn".into());
         replacement.start_replacement();
         replacement.took_ownership(&rule);
         assert_eq!(replacement.failure_physical_id(), "old-arn");
