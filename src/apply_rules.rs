@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::access_analyzer::AccessAnalyzer;
 use crate::error::{AwsError, ProviderError};
 use crate::filter::Filter;
-use crate::lifecycle::{log_ids, wait_for_archived, EventContext, Outcome, Progress};
+use crate::lifecycle::{log_apply_evidence, wait_for_archived, EventContext, Outcome, Progress};
 use crate::properties::{Analyzer, ApplyRulesProperties};
 
 pub const RESOURCE_TYPE: &str = "Custom::ApplyArchiveRules";
@@ -150,15 +150,11 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
     )
     .await
     .map_err(|(rule, source)| aws(analyzer, rule, "verifying the findings archived by", source))?;
-    let archived: Vec<&str> = matched
-        .iter()
-        .filter(|id| !pending.contains(*id))
-        .map(String::as_str)
-        .collect();
-    log_ids(
-        "archived by the apply",
-        &format!("{} (rules: {})", analyzer.arn, rule_list(&rules)),
-        &archived,
+    let names = rules.iter().map(|(name, _)| name.as_str());
+    log_apply_evidence(
+        &format!("{} (rules: {})", analyzer.arn, join_names(names)),
+        &matched,
+        &pending,
     );
     Ok(report(&pending, true, true))
 }
@@ -220,12 +216,9 @@ fn aws(analyzer: &Analyzer, rule: &str, action: &'static str, source: AwsError) 
     }
 }
 
-fn rule_list(rules: &[(String, Filter)]) -> String {
-    rules
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+/// Rule names as the logs and `Fn::GetAtt RuleNames` show them: comma-separated.
+fn join_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(",")
 }
 
 /// `apply-archive-rules:<analyzer ARN>`: one such resource per analyzer is all a stack needs.
@@ -268,12 +261,7 @@ pub async fn apply<A: AccessAnalyzer>(
 }
 
 fn outcome(analyzer: &Analyzer, report: &ApplyReport) -> Outcome {
-    let names = report
-        .rules
-        .iter()
-        .map(|r| r.rule.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let names = join_names(report.rules.iter().map(|r| r.rule.as_str()));
     let reason = if report.rules.is_empty() {
         format!(
             "analyzer {} has no archive rules; nothing to apply",

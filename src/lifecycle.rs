@@ -590,20 +590,10 @@ async fn apply_and_wait<A: AccessAnalyzer>(
     )
     .await
     .map_err(|(_, e)| target.aws("verifying the findings archived by", e))?;
-    let archived: Vec<&str> = matched
-        .iter()
-        .filter(|id| !pending.contains(*id))
-        .map(String::as_str)
-        .collect();
-    let rule = target.rule.to_string();
-    log_ids("archived by the apply", &rule, &archived);
-    if !pending.is_empty() {
-        let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
-        log_ids("still ACTIVE when the wait ended", &rule, &pending);
-    }
+    let archived = log_apply_evidence(&target.rule.to_string(), &matched, &pending);
     Ok(ApplyReport {
         matched: matched.len(),
-        archived: archived.len(),
+        archived,
         pending: pending.len(),
         verified: true,
         applied: true,
@@ -644,8 +634,28 @@ pub(crate) async fn wait_for_archived<'r, A: AccessAnalyzer>(
     }
 }
 
+/// Logs the ids the apply archived (the matched ones no longer ACTIVE) and those still ACTIVE when
+/// the wait ended; returns how many were archived.
+pub(crate) fn log_apply_evidence(
+    rule: &str,
+    matched: &BTreeSet<String>,
+    pending: &BTreeSet<String>,
+) -> usize {
+    let archived: Vec<&str> = matched
+        .iter()
+        .filter(|id| !pending.contains(*id))
+        .map(String::as_str)
+        .collect();
+    log_ids("archived by the apply", rule, &archived);
+    if !pending.is_empty() {
+        let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
+        log_ids("still ACTIVE when the wait ended", rule, &pending);
+    }
+    archived.len()
+}
+
 /// The evidence a security review asks for: every finding id, at most 100 to a line, and the total.
-pub(crate) fn log_ids(what: &str, rule: &str, ids: &[&str]) {
+fn log_ids(what: &str, rule: &str, ids: &[&str]) {
     let chunks = ids.len().div_ceil(IDS_PER_LOG_LINE);
     for (index, chunk) in ids.chunks(IDS_PER_LOG_LINE).enumerate() {
         tracing::info!(

@@ -113,9 +113,7 @@ impl RuleProperties {
     pub fn parse(properties: &Value) -> Result<RuleProperties, PropertyError> {
         let map = properties_map(properties)?;
         reject_unknown(map, &KNOWN_PROPERTIES)?;
-        if let Some(value) = map.get("ServiceTimeout") {
-            parse_u64_in("ServiceTimeout", value, 1, u64::MAX)?;
-        }
+        check_service_timeout(map)?;
         let analyzer = parse_analyzer_ref(map)?;
         let rule_name = parse_rule_name(map.get("RuleName"))?;
         let filter = Filter::parse(
@@ -124,21 +122,16 @@ impl RuleProperties {
         )?;
         let apply_to_existing_findings =
             optional(map, "ApplyToExistingFindings", parse_bool)?.unwrap_or(true);
-        let archive_timeout_seconds = optional(map, "ArchiveTimeoutSeconds", |p, v| {
-            parse_u64_in(p, v, 0, MAX_ARCHIVE_TIMEOUT_SECONDS)
-        })?
-        .unwrap_or(DEFAULT_ARCHIVE_TIMEOUT_SECONDS);
+        let archive_timeout = parse_archive_timeout(map)?;
         let adopt_existing = optional(map, "AdoptExisting", parse_bool)?.unwrap_or(false);
-        let max_findings_to_archive = optional(map, "MaxFindingsToArchive", |p, v| {
-            parse_u64_in(p, v, 0, u64::MAX)
-        })?;
+        let max_findings_to_archive = parse_max_findings(map)?;
         let revision = optional(map, "Revision", parse_scalar_string)?;
         Ok(RuleProperties {
             analyzer,
             rule_name,
             filter,
             apply_to_existing_findings,
-            archive_timeout: Duration::from_secs(archive_timeout_seconds),
+            archive_timeout,
             adopt_existing,
             max_findings_to_archive,
             revision,
@@ -174,24 +167,40 @@ impl ApplyRulesProperties {
     pub fn parse(properties: &Value) -> Result<ApplyRulesProperties, PropertyError> {
         let map = properties_map(properties)?;
         reject_unknown(map, &APPLY_RULES_PROPERTIES)?;
-        if let Some(value) = map.get("ServiceTimeout") {
-            parse_u64_in("ServiceTimeout", value, 1, u64::MAX)?;
-        }
+        check_service_timeout(map)?;
         Ok(ApplyRulesProperties {
             analyzer: parse_analyzer_ref(map)?,
             rule_names: optional(map, "RuleNames", parse_rule_names)?,
-            archive_timeout: Duration::from_secs(
-                optional(map, "ArchiveTimeoutSeconds", |p, v| {
-                    parse_u64_in(p, v, 0, MAX_ARCHIVE_TIMEOUT_SECONDS)
-                })?
-                .unwrap_or(DEFAULT_ARCHIVE_TIMEOUT_SECONDS),
-            ),
-            max_findings_to_archive: optional(map, "MaxFindingsToArchive", |p, v| {
-                parse_u64_in(p, v, 0, u64::MAX)
-            })?,
+            archive_timeout: parse_archive_timeout(map)?,
+            max_findings_to_archive: parse_max_findings(map)?,
             revision: optional(map, "Revision", parse_scalar_string)?,
         })
     }
+}
+
+/// `ServiceTimeout` is CloudFormation's, but a value it would refuse is refused here too.
+fn check_service_timeout(map: &Map<String, Value>) -> Result<(), PropertyError> {
+    optional(map, "ServiceTimeout", |p, v| {
+        parse_u64_in(p, v, 1, u64::MAX)
+    })
+    .map(|_| ())
+}
+
+/// `ArchiveTimeoutSeconds`: 0–900, default 60.
+fn parse_archive_timeout(map: &Map<String, Value>) -> Result<Duration, PropertyError> {
+    let seconds = optional(map, "ArchiveTimeoutSeconds", |p, v| {
+        parse_u64_in(p, v, 0, MAX_ARCHIVE_TIMEOUT_SECONDS)
+    })?;
+    Ok(Duration::from_secs(
+        seconds.unwrap_or(DEFAULT_ARCHIVE_TIMEOUT_SECONDS),
+    ))
+}
+
+/// `MaxFindingsToArchive`: any whole number, absent for no limit.
+fn parse_max_findings(map: &Map<String, Value>) -> Result<Option<u64>, PropertyError> {
+    optional(map, "MaxFindingsToArchive", |p, v| {
+        parse_u64_in(p, v, 0, u64::MAX)
+    })
 }
 
 fn parse_rule_names(property: &str, value: &Value) -> Result<Vec<String>, PropertyError> {
