@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::aws::{self, describe_error, AccountCredentials, Session};
 use crate::output;
-use crate::{ApplyArgs, AwsArgs, CliError, InvokeArgs, OutputFormat, PreviewArgs};
+use crate::{ApplyArgs, AwsArgs, CliError, InvokeArgs, OutputFormat, PreviewArgs, RuleSelection};
 
 /// Analyzer types whose findings `ListFindings` serves, with the principal they grant access to.
 const EXTERNAL_ACCESS_TYPES: [&str; 2] = ["ACCOUNT", "ORGANIZATION"];
@@ -188,15 +188,7 @@ pub async fn apply(aws_args: &AwsArgs, args: ApplyArgs) -> Result<u8, CliError> 
     let aa = SdkAccessAnalyzer::new(client);
     let run = run_id();
     let token = |rule: &str| stable_token(&["apply", &run, &analyzer.arn, rule]);
-    let archive_timeout = Duration::from_secs(args.archive_timeout);
-    let options = ApplyOptions {
-        rule_names: args.rules.names(),
-        archive_timeout,
-        deadline: tokio::time::Instant::now() + archive_timeout + Duration::from_secs(60),
-        max_findings_to_archive: None,
-        dry_run: args.dry_run,
-        client_token: &token,
-    };
+    let options = terminal_options(&args.rules, args.archive_timeout, args.dry_run, &token);
     let report = apply_existing_rules(&aa, &analyzer, &options, None)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))?;
@@ -333,6 +325,25 @@ fn in_callers_account(mut event: Value, session: &Session) -> Value {
         event["StackId"] = Value::String(moved);
     }
     event
+}
+
+/// How `apply` and `sweep` apply rules: no limit on the findings, and the wait bounded by
+/// `--archive-timeout` plus a minute for the calls themselves.
+pub fn terminal_options<'a>(
+    rules: &'a RuleSelection,
+    archive_timeout_seconds: u64,
+    dry_run: bool,
+    client_token: &'a (dyn Fn(&str) -> String + Sync),
+) -> ApplyOptions<'a> {
+    let archive_timeout = Duration::from_secs(archive_timeout_seconds);
+    ApplyOptions {
+        rule_names: rules.names(),
+        archive_timeout,
+        deadline: tokio::time::Instant::now() + archive_timeout + Duration::from_secs(60),
+        max_findings_to_archive: None,
+        dry_run,
+        client_token,
+    }
 }
 
 /// Distinguishes this run's client tokens from any other's.

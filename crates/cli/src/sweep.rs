@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use applied_archive_rule::access_analyzer::SdkAccessAnalyzer;
-use applied_archive_rule::apply_rules::{apply_existing_rules, ApplyOptions, RuleReport};
+use applied_archive_rule::apply_rules::{apply_existing_rules, RuleReport};
 use applied_archive_rule::error::ProviderError;
 use applied_archive_rule::lifecycle::stable_token;
 use applied_archive_rule::properties::Analyzer;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::aws::{self, describe_error, AccountCredentials, AssumedRole, Session};
-use crate::commands::run_id;
+use crate::commands::{run_id, terminal_options};
 use crate::{output, regions, AwsArgs, CliError, OutputFormat, SweepArgs};
 
 /// One target's outcome.
@@ -394,18 +394,10 @@ async fn sweep_target(
         )];
     }
     let aa = SdkAccessAnalyzer::new(client.clone());
-    let archive_timeout = Duration::from_secs(args.archive_timeout);
     let mut reports = Vec::new();
     for analyzer in analyzers {
         let token = |rule: &str| stable_token(&["sweep", &sweep.run, &analyzer.arn, rule]);
-        let options = ApplyOptions {
-            rule_names: args.rules.names(),
-            archive_timeout,
-            deadline: tokio::time::Instant::now() + archive_timeout + Duration::from_secs(60),
-            max_findings_to_archive: None,
-            dry_run: args.dry_run,
-            client_token: &token,
-        };
+        let options = terminal_options(&args.rules, args.archive_timeout, args.dry_run, &token);
         let mut report =
             TargetReport::without_work(account, region, Outcome::Applied, String::new());
         report.analyzer = Some(analyzer.name.clone());
