@@ -25,7 +25,7 @@ demo: ## Show the problem and the fix against a local Access Analyzer emulator (
 
 lint: lint-templates ## rustfmt, clippy (warnings as errors) and cfn-lint
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 lint-templates: $(TOOLS) ## cfn-lint on every template in cfn/ and examples/
 	$(VENV)/bin/cfn-lint $(TEMPLATES)
@@ -86,9 +86,13 @@ build: ## Debug build of everything
 release: ## Release build of the Lambda binary for this machine
 	$(CARGO) build --release --bin bootstrap -p applied-archive-rule
 
+# The tests' bootstrap is built with the test-only panic hook; the release one never is, and the
+# end-to-end tests check that it ignores the hook.
+TEST_FEATURES := --features applied-archive-rule/test-hooks
+
 test: lint deny release ## Lint, then every test; the end-to-end tests run again against the release binary
-	$(CARGO) test --workspace
-	APPLIED_ARCHIVE_RULE_BOOTSTRAP=$(RELEASE_BOOTSTRAP) $(CARGO) test -p applied-archive-rule --test bootstrap
+	$(CARGO) test --workspace $(TEST_FEATURES)
+	APPLIED_ARCHIVE_RULE_BOOTSTRAP=$(RELEASE_BOOTSTRAP) $(CARGO) test -p applied-archive-rule $(TEST_FEATURES) --test bootstrap
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Instant;
 
+use aws_sdk_accessanalyzer::config::retry::RetryConfig;
 use aws_sdk_accessanalyzer::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_accessanalyzer::operation::RequestId;
 use aws_sdk_accessanalyzer::types::Criterion as SdkCriterion;
@@ -16,6 +17,15 @@ use crate::filter::{Criteria, Criterion, Filter};
 
 /// Page size for `ListFindingsV2`; the service's maximum keeps the number of round trips low.
 const FINDINGS_PAGE_SIZE: i32 = 100;
+/// Attempts of a read-only call. A read that fails after `ApplyArchiveRule` costs the stack its
+/// verification, and repeating a read is always safe, so reads are more patient than writes.
+pub const READ_ATTEMPTS: u32 = 5;
+
+/// How read-only calls are retried: adaptive (the client also slows down its own send rate after
+/// throttling), [`READ_ATTEMPTS`] attempts. Writes keep the client's own retry configuration.
+pub fn read_retry() -> RetryConfig {
+    RetryConfig::adaptive().with_max_attempts(READ_ATTEMPTS)
+}
 
 /// The Access Analyzer operations the provider calls. Mutating calls take a client token derived
 /// from the CloudFormation event, so that a redelivered event repeats, not duplicates, its work.
@@ -36,6 +46,12 @@ pub trait AccessAnalyzer: Send + Sync {
         client_token: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
+    /// Succeeds when the analyzer exists; `ResourceNotFoundException` when it does not.
+    fn get_analyzer(
+        &self,
+        analyzer_name: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// The filter of an existing rule.
     fn get_archive_rule(
         &self,
@@ -43,7 +59,8 @@ pub trait AccessAnalyzer: Send + Sync {
         rule_name: &str,
     ) -> impl Future<Output = Result<Criteria, AwsError>> + Send;
 
-    /// Every rule of an analyzer with its filter, across all pages.
+    /// Every rule of an analyzer with its filter, across all pages. The service model lists no
+    /// `ResourceNotFoundException` for it: an empty answer may also mean "no such analyzer".
     fn list_archive_rules(
         &self,
         analyzer_name: &str,
@@ -73,15 +90,35 @@ pub trait AccessAnalyzer: Send + Sync {
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
-/// [`AccessAnalyzer`] on the AWS SDK. The client is built once per process and shared.
+/// [`AccessAnalyzer`] on the AWS SDK. The clients are built once per process and shared.
 #[derive(Clone, Debug)]
 pub struct SdkAccessAnalyzer {
+    /// Calls that change state, with the retry configuration the client was built with.
     client: Client,
+    /// Read-only calls: the same configuration (and HTTP client) with a more patient retry.
+    reads: Client,
 }
 
 impl SdkAccessAnalyzer {
+    /// Writes retry as `client` is configured; reads retry with [`read_retry`].
     pub fn new(client: Client) -> Self {
-        SdkAccessAnalyzer { client }
+        Self::with_read_retry(client, read_retry())
+    }
+
+    pub fn with_read_retry(client: Client, read_retry: RetryConfig) -> Self {
+        let reads = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .retry_config(read_retry)
+                .build(),
+        );
+        SdkAccessAnalyzer { client, reads }
+    }
+
+    /// The retry configuration of read-only calls.
+    pub fn read_retry_config(&self) -> Option<&RetryConfig> {
+        self.reads.config().retry_config()
     }
 }
 
@@ -211,6 +248,19 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         .await
     }
 
+    async fn get_analyzer(&self, analyzer_name: &str) -> Result<(), AwsError> {
+        const OP: &str = "GetAnalyzer";
+        let call = self
+            .reads
+            .get_analyzer()
+            .analyzer_name(analyzer_name)
+            .send();
+        logged(OP, analyzer_name, async {
+            call.await.map(|_| ()).map_err(|e| aws_error(OP, e))
+        })
+        .await
+    }
+
     async fn get_archive_rule(
         &self,
         analyzer_name: &str,
@@ -218,7 +268,7 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
     ) -> Result<Criteria, AwsError> {
         const OP: &str = "GetArchiveRule";
         let call = self
-            .client
+            .reads
             .get_archive_rule()
             .analyzer_name(analyzer_name)
             .rule_name(rule_name)
@@ -242,7 +292,7 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         let mut next_token: Option<String> = None;
         loop {
             let call = self
-                .client
+                .reads
                 .list_archive_rules()
                 .analyzer_name(analyzer_name)
                 .set_next_token(next_token.take())
@@ -315,7 +365,7 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         let mut next_token: Option<String> = None;
         loop {
             let call = self
-                .client
+                .reads
                 .list_findings_v2()
                 .analyzer_arn(analyzer_arn)
                 .set_filter(Some(sdk_filter.clone()))
@@ -332,5 +382,32 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
                 _ => return Ok(ids),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_accessanalyzer::config::retry::RetryMode;
+    use aws_sdk_accessanalyzer::config::{BehaviorVersion, Region};
+
+    use super::*;
+
+    #[test]
+    fn reads_retry_adaptively_and_more_patiently_than_writes() {
+        let config = aws_sdk_accessanalyzer::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .build();
+        let aa = SdkAccessAnalyzer::new(Client::from_conf(config));
+
+        let reads = aa
+            .read_retry_config()
+            .expect("reads have a retry configuration");
+        assert_eq!(reads.mode(), RetryMode::Adaptive);
+        assert!(reads.max_attempts() >= 5, "{reads:?}");
+        let writes = aa.client.config().retry_config().expect("writes too");
+        assert_eq!(writes.mode(), RetryMode::Standard);
+        assert_eq!(writes.max_attempts(), 3);
     }
 }

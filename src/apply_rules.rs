@@ -14,7 +14,9 @@ use tokio::time::Instant;
 use crate::access_analyzer::AccessAnalyzer;
 use crate::error::{AwsError, ProviderError};
 use crate::filter::Filter;
-use crate::lifecycle::{log_apply_evidence, wait_for_archived, EventContext, Outcome, Progress};
+use crate::lifecycle::{
+    log_apply_evidence, wait_for_archived, EventContext, Outcome, Progress, Verification, CUT_SHORT,
+};
 use crate::properties::{Analyzer, ApplyRulesProperties};
 
 pub const RESOURCE_TYPE: &str = "Custom::ApplyArchiveRules";
@@ -56,6 +58,9 @@ pub struct ApplyReport {
     /// A read after the apply produced the counts.
     pub verified: bool,
     pub applied: bool,
+    /// Why the verification ended before it could finish, once the rules were applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 /// Reads the rules, counts what they match, applies them all concurrently and waits until the
@@ -94,14 +99,8 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
             });
         }
     }
-    let report = |pending: &BTreeSet<String>, verified: bool, applied: bool| {
-        let archived_of = |ids: &BTreeSet<String>| {
-            if verified {
-                ids.iter().filter(|id| !pending.contains(*id)).count()
-            } else {
-                0
-            }
-        };
+    let report = |verification: &Verification, applied: bool| {
+        let archived_of = |ids: &BTreeSet<String>| ids.len() - verification.pending_of(ids);
         ApplyReport {
             rules: named
                 .iter()
@@ -116,13 +115,14 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
             matched: matched.len(),
             archived: archived_of(&matched),
             pending: matched.len() - archived_of(&matched),
-            verified,
+            verified: applied && verification.is_complete(),
             applied,
+            interrupted: verification.interrupted.clone(),
         }
     };
     if options.dry_run {
         // Nothing was applied, so nothing is pending either: `matched` is what would be archived.
-        let mut counted = report(&matched, false, false);
+        let mut counted = report(&Verification::default(), false);
         counted.pending = 0;
         counted.rules.iter_mut().for_each(|r| r.pending = 0);
         return Ok(counted);
@@ -135,28 +135,40 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
             .map_err(|source| aws(analyzer, rule, "applying", source))
     });
     try_join_all(applies).await?;
+    // From here on nothing fails the operation (SPEC §3 step 4): the guard answers with this.
+    let so_far = |verification: &Verification| {
+        if let Some(p) = progress {
+            let mut cut_short = report(verification, true);
+            cut_short.verified = false;
+            cut_short
+                .interrupted
+                .get_or_insert_with(|| CUT_SHORT.to_owned());
+            p.applied(outcome(analyzer, &cut_short));
+        }
+    };
+    so_far(&Verification::default());
     if options.archive_timeout.is_zero() {
-        return Ok(report(&matched, false, true));
+        return Ok(report(&Verification::default(), true));
     }
 
     step("waiting for matched findings to read ARCHIVED");
-    let pending = wait_for_archived(
+    let verification = wait_for_archived(
         aa,
         &analyzer.arn,
         &named,
         &matched,
         options.archive_timeout,
         options.deadline,
+        &so_far,
     )
-    .await
-    .map_err(|(rule, source)| aws(analyzer, rule, "verifying the findings archived by", source))?;
+    .await;
     let names = rules.iter().map(|(name, _)| name.as_str());
     log_apply_evidence(
         &format!("{} (rules: {})", analyzer.arn, join_names(names)),
         &matched,
-        &pending,
+        &verification,
     );
-    Ok(report(&pending, true, true))
+    Ok(report(&verification, true))
 }
 
 /// The rules to apply with their filters: the named ones (each must exist), or every rule.
@@ -180,19 +192,34 @@ async fn read_rules<A: AccessAnalyzer>(
             });
             try_join_all(reads).await?
         }
-        None => aa
-            .list_archive_rules(&analyzer.name)
-            .await
-            .map_err(|source| {
-                if source.is_not_found() {
-                    ProviderError::AnalyzerMissing {
-                        analyzer: analyzer.name.clone(),
-                        source,
+        None => {
+            let missing = |source: AwsError| ProviderError::AnalyzerMissing {
+                analyzer: analyzer.name.clone(),
+                source,
+            };
+            let rules = aa
+                .list_archive_rules(&analyzer.name)
+                .await
+                .map_err(|source| {
+                    if source.is_not_found() {
+                        missing(source)
+                    } else {
+                        aws(analyzer, "(all)", "listing", source)
                     }
-                } else {
-                    aws(analyzer, "(all)", "listing", source)
-                }
-            })?,
+                })?;
+            // The service model lists no ResourceNotFoundException for ListArchiveRules, so an
+            // empty answer is only "no rules" once the analyzer is known to exist.
+            if rules.is_empty() {
+                aa.get_analyzer(&analyzer.name).await.map_err(|source| {
+                    if source.is_not_found() {
+                        missing(source)
+                    } else {
+                        aws(analyzer, "(all)", "checking the analyzer of", source)
+                    }
+                })?;
+            }
+            rules
+        }
     };
     criteria
         .into_iter()
@@ -266,6 +293,14 @@ fn outcome(analyzer: &Analyzer, report: &ApplyReport) -> Outcome {
         format!(
             "analyzer {} has no archive rules; nothing to apply",
             analyzer.name
+        )
+    } else if let Some(why) = &report.interrupted {
+        format!(
+            "applied {} archive rules of analyzer {} ({names}) to {} matching ACTIVE findings, not verified ({why}); {} of them known to read ARCHIVED",
+            report.rules.len(),
+            analyzer.name,
+            report.matched,
+            report.archived
         )
     } else if !report.verified {
         format!(

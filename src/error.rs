@@ -71,7 +71,7 @@ pub enum ProviderError {
     #[error("StackId {0:?} is not a CloudFormation stack ARN")]
     BadStackId(String),
 
-    #[error("the stack is in {stack}, but this provider runs in {provider}; the provider only acts in its own account, so deploy one in the stack's account")]
+    #[error("the stack is in {stack}, but this provider runs in {provider}; the provider only acts in its own account and region, so deploy one in the stack's account and region")]
     ForeignStack { stack: Location, provider: Location },
 
     #[error("analyzer {analyzer} was not found in {location}; create the analyzer first or fix AnalyzerName/AnalyzerArn ({source})")]

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use crate::access_analyzer::AccessAnalyzer;
 use crate::apply_rules;
-use crate::arn::{function_location, stack_location};
+use crate::arn::{function_location, parse_archive_rule_arn, stack_location};
 use crate::cfn::{self, DeliveryPolicy, Envelope, Response, ResponseUrlPolicy, Status};
 use crate::error::{InvocationError, ProviderError};
 use crate::lifecycle::{self, EventContext, Outcome, Progress};
@@ -33,6 +33,8 @@ pub struct Settings {
     pub response_urls: ResponseUrlPolicy,
     pub delivery: DeliveryPolicy,
     /// Test hook: panic while handling this LogicalResourceId, to prove a panic still ends in FAILED.
+    /// Compiled only with the `test-hooks` feature, which release builds never enable (SPEC §5).
+    #[cfg(feature = "test-hooks")]
     pub panic_on_logical_id: Option<String>,
 }
 
@@ -43,6 +45,7 @@ impl Default for Settings {
             default_budget: Duration::from_secs(120),
             response_urls: ResponseUrlPolicy::default(),
             delivery: DeliveryPolicy::default(),
+            #[cfg(feature = "test-hooks")]
             panic_on_logical_id: None,
         }
     }
@@ -69,6 +72,7 @@ impl Settings {
             ),
             response_urls: ResponseUrlPolicy::from_env(),
             delivery: defaults.delivery,
+            #[cfg(feature = "test-hooks")]
             panic_on_logical_id: std::env::var("APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID")
                 .ok()
                 .filter(|v| !v.is_empty()),
@@ -299,17 +303,26 @@ where
         Ok(request) => request,
         Err(reason) => return early_failure(reason),
     };
+    // Before the location checks: the rollback Delete of a refused Create (foreign stack, bad
+    // StackId) carries its marker, and must complete rather than leave the stack in
+    // ROLLBACK_FAILED.
+    if let Request::Delete { physical_id } = &request {
+        if parse_archive_rule_arn(physical_id).is_none() {
+            let outcome = lifecycle::nothing_to_delete(physical_id);
+            let id = outcome.physical_resource_id.clone();
+            return (Ok(outcome), id);
+        }
+    }
     let Some(stack) = stack else {
         return early_failure(
             ProviderError::BadStackId(envelope.stack_id.clone().unwrap_or_default()).to_string(),
         );
     };
     if let Some(provider_location) = function_location(&invocation.invoked_function_arn) {
-        // CloudFormation only invokes a ServiceToken of the stack's own region, so only the
-        // account can differ: a function shared with other accounts must not act for them.
-        if provider_location.account != stack.account
-            || provider_location.partition != stack.partition
-        {
+        // A function shared with other accounts must not act for them, and through an SNS
+        // ServiceToken a function in another region can receive the event: it would write rules
+        // in its own region under ARNs of the stack's.
+        if provider_location != stack {
             return early_failure(
                 ProviderError::ForeignStack {
                     stack,
@@ -343,11 +356,13 @@ where
         let aa = provider.access_analyzer.clone();
         let ctx = ctx.clone();
         let progress = progress.clone();
+        #[cfg(feature = "test-hooks")]
         let panic_on = provider.settings.panic_on_logical_id.clone();
         // The provider serves two types; anything but Custom::ApplyArchiveRules is an AppliedArchiveRule.
         let applies_existing_rules =
             envelope.resource_type.as_deref() == Some(apply_rules::RESOURCE_TYPE);
         async move {
+            #[cfg(feature = "test-hooks")]
             if panic_on.as_deref() == Some(ctx.logical_resource_id.as_str()) {
                 panic!(
                     "test hook APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID matched {}",
@@ -375,28 +390,55 @@ where
         }
     };
     let mut task = tokio::spawn(work.instrument(tracing::Span::current()));
-    let result = tokio::select! {
+    let (result, cut_short) = tokio::select! {
         joined = &mut task => match joined {
             Ok(Ok(outcome)) => return (Ok(outcome.clone()), outcome.physical_resource_id),
-            Ok(Err(error)) => error.to_string(),
-            Err(join_error) => format!(
-                "internal error: the provider panicked while {} ({}); nothing further was done",
-                progress.step(),
-                panic_message(join_error)
-            ),
+            Ok(Err(error)) => (error.to_string(), None),
+            Err(join_error) => {
+                let panic = panic_message(join_error);
+                (
+                    format!(
+                        "internal error: the provider panicked while {} ({panic}); nothing further was done",
+                        progress.step()
+                    ),
+                    Some(format!("the provider panicked while {} ({panic})", progress.step())),
+                )
+            }
         },
         _ = tokio::time::sleep_until(work_deadline) => {
             task.abort();
-            format!(
-                "timed out while {} on rule of {}: the time budget (Lambda timeout or ServiceTimeout, less a {} ms safety margin) ran out; the operation was abandoned",
-                progress.step(),
-                ctx.logical_resource_id,
-                provider.settings.timeout_margin.as_millis()
+            (
+                format!(
+                    "timed out while {} on rule of {}: the time budget (Lambda timeout or ServiceTimeout, less a {} ms safety margin) ran out; the operation was abandoned",
+                    progress.step(),
+                    ctx.logical_resource_id,
+                    provider.settings.timeout_margin.as_millis()
+                ),
+                Some(format!(
+                    "the time budget (Lambda timeout or ServiceTimeout, less a {} ms safety margin) ran out while {}",
+                    provider.settings.timeout_margin.as_millis(),
+                    progress.step()
+                )),
             )
         }
     };
+    // An error returned by the work itself comes before any apply: after it, nothing fails.
+    if let (Some(why), Some(outcome)) = (cut_short, progress.outcome_after_apply()) {
+        return succeed_unverified(outcome, &why);
+    }
     let reason = remove_abandoned_rule(provider, &ctx, &progress, result).await;
     (Err(reason), progress.failure_physical_id())
+}
+
+/// The apply had succeeded when the verification was cut short (a hang past the time budget, a
+/// panic): the findings are archived whatever happens now, so the answer is SUCCESS with the counts
+/// known so far and `Verified` "false" (SPEC §3 step 4, §4) — a FAILED Create would make the
+/// rollback delete a rule whose findings stay archived.
+fn succeed_unverified(mut outcome: Outcome, why: &str) -> (Result<Outcome, String>, String) {
+    tracing::warn!(reason = %why, "the verification after the apply was cut short; answering SUCCESS, not verified");
+    outcome.reason = format!("{}; the verification was cut short: {why}", outcome.reason);
+    let id = outcome.physical_resource_id.clone();
+    (Ok(outcome), id)
 }
 
 /// A failed replacement removes the rule it created (CloudFormation will never delete it: it only

@@ -25,6 +25,8 @@ const IDS_PER_LOG_LINE: usize = 100;
 /// The wait for findings to read ARCHIVED stops this long before the deadline guard would fire,
 /// so a slow apply ends in SUCCESS with `PendingFindings`, not in a timeout.
 const WAIT_RESERVE: Duration = Duration::from_secs(1);
+/// Why a report is unverified when the deadline guard, not the wait, ended it.
+pub(crate) const CUT_SHORT: &str = "the wait for the findings to read ARCHIVED did not end";
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(250);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -113,6 +115,9 @@ struct ProgressState {
     replacing: bool,
     rule_to_remove: Option<RuleToRemove>,
     step: &'static str,
+    /// Once `ApplyArchiveRule` has succeeded: the SUCCESS to answer if the verification is cut
+    /// short, with the counts known so far.
+    applied: Option<Outcome>,
 }
 
 /// What the operation has done so far, shared with the deadline guard.
@@ -136,6 +141,7 @@ impl Progress {
             replacing,
             rule_to_remove: None,
             step: "starting",
+            applied: None,
         })))
     }
 
@@ -161,6 +167,18 @@ impl Progress {
 
     pub(crate) fn set_step(&self, step: &'static str) {
         self.state().step = step;
+    }
+
+    /// The answer once the apply has succeeded: nothing that happens while verifying (a hang, the
+    /// time budget running out, a panic) may turn it into FAILED (SPEC §3 step 4, §4), or the
+    /// rollback would delete a rule whose findings are already archived.
+    pub fn outcome_after_apply(&self) -> Option<Outcome> {
+        self.state().applied.clone()
+    }
+
+    /// Records that the apply succeeded, and the answer as far as the verification has got.
+    pub(crate) fn applied(&self, outcome: Outcome) {
+        self.state().applied = Some(outcome);
     }
 
     fn start_replacement(&self) {
@@ -219,6 +237,42 @@ struct ApplyReport {
     pending: usize,
     verified: bool,
     applied: bool,
+    /// Why the verification ended before it could finish, once the apply had succeeded.
+    interrupted: Option<String>,
+}
+
+impl ApplyReport {
+    /// Before any read after the apply: nothing known to be archived yet.
+    fn unverified(matched: usize) -> Self {
+        ApplyReport {
+            matched,
+            archived: 0,
+            pending: matched,
+            ..ApplyReport::default()
+        }
+    }
+
+    /// After the apply, as far as `verification` got.
+    fn after_apply(matched: &BTreeSet<String>, verification: &Verification) -> Self {
+        let pending = verification.pending_of(matched);
+        ApplyReport {
+            matched: matched.len(),
+            archived: matched.len() - pending,
+            pending,
+            verified: verification.is_complete(),
+            applied: true,
+            interrupted: verification.interrupted.clone(),
+        }
+    }
+
+    /// The report as the deadline guard gives it when the verification does not end.
+    fn cut_short(self) -> Self {
+        ApplyReport {
+            verified: false,
+            interrupted: self.interrupted.or(Some(CUT_SHORT.to_owned())),
+            ..self
+        }
+    }
 }
 
 /// The rule a request declares, resolved to names and ARNs.
@@ -285,8 +339,7 @@ pub async fn create<A: AccessAnalyzer>(
     let props = RuleProperties::parse(properties)?;
     let target = Target::resolve(&props, &ctx.stack)?;
     let (origin, matched) = put_and_count(aa, ctx, &target, progress, PutMode::NewRule).await?;
-    let report = apply_and_wait(aa, ctx, &target, matched, progress).await?;
-    Ok(outcome(&target, origin, &report))
+    apply_and_wait(aa, ctx, &target, origin, matched, progress).await
 }
 
 /// Update (SPEC §3): in place when the declared identity is the one in the PhysicalResourceId,
@@ -303,8 +356,7 @@ pub async fn update<A: AccessAnalyzer>(
     // OldResourceProperties are not consulted: a rollback swaps them, the physical id it carries does not.
     if parse_archive_rule_arn(physical_resource_id).as_ref() == Some(&target.rule) {
         let (origin, matched) = put_and_count(aa, ctx, &target, progress, PutMode::InPlace).await?;
-        let report = apply_and_wait(aa, ctx, &target, matched, progress).await?;
-        Ok(outcome(&target, origin, &report))
+        apply_and_wait(aa, ctx, &target, origin, matched, progress).await
     } else {
         tracing::info!(
             old = physical_resource_id,
@@ -313,8 +365,7 @@ pub async fn update<A: AccessAnalyzer>(
         );
         progress.start_replacement();
         let (origin, matched) = put_and_count(aa, ctx, &target, progress, PutMode::NewRule).await?;
-        let report = apply_and_wait(aa, ctx, &target, matched, progress).await?;
-        Ok(outcome(&target, origin, &report))
+        apply_and_wait(aa, ctx, &target, origin, matched, progress).await
     }
 }
 
@@ -325,13 +376,7 @@ pub async fn delete<A: AccessAnalyzer>(
     physical_resource_id: &str,
 ) -> Result<Outcome, ProviderError> {
     let Some(rule) = parse_archive_rule_arn(physical_resource_id) else {
-        return Ok(Outcome {
-            physical_resource_id: physical_resource_id.to_owned(),
-            reason: format!(
-                "nothing to delete: {physical_resource_id:?} is not an archive rule ARN, so no rule of this stack exists"
-            ),
-            data: BTreeMap::new(),
-        });
+        return Ok(nothing_to_delete(physical_resource_id));
     };
     if rule.location != ctx.stack {
         tracing::warn!(%rule, "archive rule ARN is outside the stack's account and region; not deleting it");
@@ -371,6 +416,18 @@ pub async fn delete<A: AccessAnalyzer>(
         reason,
         data: BTreeMap::new(),
     })
+}
+
+/// A Delete of an id that is not an archive rule ARN (a create marker, an id CloudFormation made
+/// up): no rule of the stack's exists, so nothing is called.
+pub fn nothing_to_delete(physical_resource_id: &str) -> Outcome {
+    Outcome {
+        physical_resource_id: physical_resource_id.to_owned(),
+        reason: format!(
+            "nothing to delete: {physical_resource_id:?} is not an archive rule ARN, so no rule of this stack exists"
+        ),
+        data: BTreeMap::new(),
+    }
 }
 
 /// Removes the rule a failed replacement created (SPEC §3 Update): CloudFormation only knows the
@@ -536,23 +593,24 @@ async fn update_in_place<A: AccessAnalyzer>(
 }
 
 /// `ApplyArchiveRule`, then polls until the matched findings no longer read ACTIVE or the wait ends.
+/// Once the apply has succeeded nothing fails the operation: a read that fails ends the wait with
+/// the counts known so far (SPEC §3 step 4).
 async fn apply_and_wait<A: AccessAnalyzer>(
     aa: &A,
     ctx: &EventContext,
     target: &Target<'_>,
+    origin: Origin,
     matched: Vec<String>,
     progress: &Progress,
-) -> Result<ApplyReport, ProviderError> {
+) -> Result<Outcome, ProviderError> {
     let props = target.props;
-    let unverified = ApplyReport {
-        matched: matched.len(),
-        archived: 0,
-        pending: matched.len(),
-        verified: false,
-        applied: false,
-    };
+    let matched: BTreeSet<String> = matched.into_iter().collect();
     if !props.apply_to_existing_findings {
-        return Ok(unverified);
+        return Ok(outcome(
+            target,
+            origin,
+            &ApplyReport::unverified(matched.len()),
+        ));
     }
     progress.set_step("applying the archive rule");
     aa.apply_archive_rule(
@@ -572,62 +630,112 @@ async fn apply_and_wait<A: AccessAnalyzer>(
             target.aws("applying", source)
         }
     })?;
+    // What the deadline guard answers if the verification never ends.
+    let so_far = |verification: &Verification| {
+        let report = ApplyReport::after_apply(&matched, verification);
+        progress.applied(outcome(target, origin, &report.cut_short()));
+    };
+    so_far(&Verification::default());
     if props.archive_timeout.is_zero() {
-        return Ok(ApplyReport {
-            applied: true,
-            ..unverified
-        });
+        return Ok(outcome(
+            target,
+            origin,
+            &ApplyReport {
+                applied: true,
+                ..ApplyReport::unverified(matched.len())
+            },
+        ));
     }
     progress.set_step("waiting for matched findings to read ARCHIVED");
-    let matched: BTreeSet<String> = matched.into_iter().collect();
-    let pending = wait_for_archived(
+    let verification = wait_for_archived(
         aa,
         &target.analyzer.arn,
         &[(target.rule.rule_name.as_str(), &props.filter)],
         &matched,
         props.archive_timeout,
         ctx.deadline,
+        &so_far,
     )
-    .await
-    .map_err(|(_, e)| target.aws("verifying the findings archived by", e))?;
-    let archived = log_apply_evidence(&target.rule.to_string(), &matched, &pending);
-    Ok(ApplyReport {
-        matched: matched.len(),
-        archived,
-        pending: pending.len(),
-        verified: true,
-        applied: true,
-    })
+    .await;
+    log_apply_evidence(&target.rule.to_string(), &matched, &verification);
+    Ok(outcome(
+        target,
+        origin,
+        &ApplyReport::after_apply(&matched, &verification),
+    ))
+}
+
+/// What the reads after `ApplyArchiveRule` established.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Verification {
+    /// The matched ids still ACTIVE at the last successful read; `None` when no read succeeded.
+    pub still_active: Option<BTreeSet<String>>,
+    /// The read error that ended the wait early, after the SDK's retries.
+    pub interrupted: Option<String>,
+}
+
+impl Verification {
+    /// A read after the apply produced the counts, and no read failed.
+    pub fn is_complete(&self) -> bool {
+        self.interrupted.is_none() && self.still_active.is_some()
+    }
+
+    /// How many of `ids` were still ACTIVE at the last successful read (all of them without one).
+    pub fn pending_of(&self, ids: &BTreeSet<String>) -> usize {
+        match &self.still_active {
+            Some(active) => ids.iter().filter(|id| active.contains(*id)).count(),
+            None => ids.len(),
+        }
+    }
 }
 
 /// Polls until none of the `matched` findings reads ACTIVE under any of the rules' filters, or the
-/// wait ends (`archive_timeout`, or shortly before `deadline`). Returns the matched ids still ACTIVE.
-/// The rules are read concurrently; a failed read returns the rule it was for.
-pub(crate) async fn wait_for_archived<'r, A: AccessAnalyzer>(
+/// wait ends (`archive_timeout`, or shortly before `deadline`), or a read fails after the SDK's
+/// retries. The rules are read concurrently; `on_read` sees the state after every successful read,
+/// so that a deadline guard knows how far the verification got.
+pub(crate) async fn wait_for_archived<A: AccessAnalyzer>(
     aa: &A,
     analyzer_arn: &str,
-    rules: &[(&'r str, &'r Filter)],
+    rules: &[(&str, &Filter)],
     matched: &BTreeSet<String>,
     archive_timeout: Duration,
     deadline: Instant,
-) -> Result<BTreeSet<String>, (&'r str, AwsError)> {
+    on_read: &(dyn Fn(&Verification) + Sync),
+) -> Verification {
     let latest_useful = deadline.checked_sub(WAIT_RESERVE).unwrap_or(deadline);
     let wait_until = (Instant::now() + archive_timeout).min(latest_useful);
     let mut interval = FIRST_POLL_INTERVAL;
+    let mut verification = Verification::default();
     loop {
         let reads = rules.iter().map(|(rule, filter)| async move {
             aa.list_active_finding_ids(analyzer_arn, filter)
                 .await
                 .map_err(|e| (*rule, e))
         });
-        let still_active = futures_util::future::try_join_all(reads).await?;
+        let still_active = match futures_util::future::try_join_all(reads).await {
+            Ok(still_active) => still_active,
+            Err((rule, error)) => {
+                tracing::warn!(
+                    rule,
+                    %error,
+                    "a read after the apply failed; the apply stands, so the operation succeeds unverified"
+                );
+                verification.interrupted = Some(format!(
+                    "reading the findings of archive rule {rule} after the apply failed: {error}"
+                ));
+                return verification;
+            }
+        };
         let pending: BTreeSet<String> = still_active
             .into_iter()
             .flatten()
             .filter(|id| matched.contains(id))
             .collect();
-        if pending.is_empty() || Instant::now() + interval >= wait_until {
-            return Ok(pending);
+        let done = pending.is_empty();
+        verification.still_active = Some(pending);
+        on_read(&verification);
+        if done || Instant::now() + interval >= wait_until {
+            return verification;
         }
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
@@ -635,12 +743,17 @@ pub(crate) async fn wait_for_archived<'r, A: AccessAnalyzer>(
 }
 
 /// Logs the ids the apply archived (the matched ones no longer ACTIVE) and those still ACTIVE when
-/// the wait ended; returns how many were archived.
+/// the wait ended; without a read after the apply, the ids it was applied to.
 pub(crate) fn log_apply_evidence(
     rule: &str,
     matched: &BTreeSet<String>,
-    pending: &BTreeSet<String>,
-) -> usize {
+    verification: &Verification,
+) {
+    let Some(pending) = &verification.still_active else {
+        let ids: Vec<&str> = matched.iter().map(String::as_str).collect();
+        log_ids("applied to, not verified", rule, &ids);
+        return;
+    };
     let archived: Vec<&str> = matched
         .iter()
         .filter(|id| !pending.contains(*id))
@@ -651,7 +764,6 @@ pub(crate) fn log_apply_evidence(
         let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
         log_ids("still ACTIVE when the wait ended", rule, &pending);
     }
-    archived.len()
 }
 
 /// The evidence a security review asks for: every finding id, at most 100 to a line, and the total.
@@ -675,6 +787,11 @@ fn outcome(target: &Target<'_>, origin: Origin, report: &ApplyReport) -> Outcome
         format!(
             "not applied to existing findings (ApplyToExistingFindings is false); {} ACTIVE findings match",
             report.matched
+        )
+    } else if let Some(why) = &report.interrupted {
+        format!(
+            "applied to {} matching ACTIVE findings, not verified ({why}); {} of them known to read ARCHIVED",
+            report.matched, report.archived
         )
     } else if !report.verified {
         format!(

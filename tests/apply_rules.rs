@@ -2,9 +2,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use serde_json::{json, Value};
-use testkit::access_analyzer::{FindingSeed, FindingStatus};
+use testkit::access_analyzer::{Fault, FindingSeed, FindingStatus};
 
 const TYPE: &str = "Custom::ApplyArchiveRules";
 
@@ -215,4 +217,92 @@ async fn an_analyzer_without_rules_is_nothing_to_apply() {
     assert_eq!(response.data("RulesApplied"), "0");
     assert_eq!(response.data("MatchedFindings"), "0");
     assert!(h.mutating_calls().is_empty());
+}
+
+/// The service model lists no ResourceNotFoundException for ListArchiveRules: an empty list for an
+/// analyzer that does not exist must not read as "no rules" (issue 9, item 9).
+#[tokio::test]
+async fn an_empty_rule_list_of_a_missing_analyzer_is_checked_with_get_analyzer() {
+    let h = Harness::start().await;
+    h.emulator.answer_empty_rule_lists_for_missing_analyzers();
+
+    let missing = typed(h.create_event("Apply", json!({"AnalyzerName": "nope"})));
+    let response = h.send(&missing).await;
+
+    response.assert_failed();
+    assert!(
+        response.reason.contains("analyzer nope was not found")
+            && response.reason.contains("ResourceNotFoundException"),
+        "{}",
+        response.reason
+    );
+    assert_eq!(h.operations(), ["ListArchiveRules", "GetAnalyzer"]);
+
+    // An analyzer that exists and has no rules is still nothing to apply.
+    h.emulator.clear_requests();
+    let empty = h
+        .send(&typed(h.create_event("Apply", props(json!({})))))
+        .await;
+    empty.assert_success();
+    assert_eq!(empty.data("RulesApplied"), "0");
+    assert_eq!(h.operations(), ["ListArchiveRules", "GetAnalyzer"]);
+}
+
+/// Once the rules are applied, a read that fails after its retries ends the wait with SUCCESS,
+/// `Verified` "false" and a reason naming the error (issue 9, item 1).
+#[tokio::test]
+async fn a_read_that_fails_after_the_apply_answers_success_unverified() {
+    let h = Harness::start().await;
+    let (roles, _) = h.seed_findings();
+    native_rules(&h);
+    // Two counts (one per rule) answer; every attempt of the reads after the apply is refused.
+    h.emulator
+        .fail_after("ListFindingsV2", 2, 2 * READ_ATTEMPTS, Fault::Internal);
+
+    let response = h
+        .send(&typed(h.create_event("Apply", props(json!({})))))
+        .await;
+
+    response.assert_success();
+    assert_eq!(response.data("MatchedFindings"), "6");
+    assert_eq!(response.data("ArchivedFindings"), "0");
+    assert_eq!(response.data("PendingFindings"), "6");
+    assert_eq!(response.data("Verified"), "false");
+    assert!(
+        response.reason.contains("not verified")
+            && response.reason.contains("InternalServerException"),
+        "{}",
+        response.reason
+    );
+    for id in &roles {
+        assert_eq!(h.status_of(id), FindingStatus::Archived, "the apply stands");
+    }
+}
+
+/// A read after the apply that hangs until the time budget runs out: the deadline guard knows the
+/// rules were applied and answers SUCCESS, not FAILED (issue 9, item 1; SPEC §4).
+#[tokio::test]
+async fn a_read_that_hangs_after_the_apply_is_answered_success_by_the_deadline_guard() {
+    let mut settings = test_settings();
+    settings.timeout_margin = Duration::from_millis(1500);
+    let h = Harness::start_with(settings).await;
+    h.seed_findings();
+    native_rules(&h);
+    h.emulator.fail_after("ListFindingsV2", 2, 1, Fault::Hang);
+
+    let event = typed(h.create_event("Apply", props(json!({}))));
+    let result = h.invoke_with(&event, Duration::from_secs(3)).await;
+
+    assert!(result.is_ok(), "{result:?}");
+    let response = h.response_for(&event);
+    response.assert_success();
+    assert_eq!(response.data("MatchedFindings"), "6");
+    assert_eq!(response.data("ArchivedFindings"), "0");
+    assert_eq!(response.data("PendingFindings"), "6");
+    assert_eq!(response.data("Verified"), "false");
+    assert!(
+        response.reason.contains("time budget"),
+        "{}",
+        response.reason
+    );
 }

@@ -195,9 +195,19 @@ async fn a_hung_call_is_answered_failed_before_the_lambda_deadline() {
     assert!(response.reason.contains("timed out"), "{}", response.reason);
 }
 
+const PANIC_HOOK: &str = "APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID";
+
+/// The panic hook exists only with the `test-hooks` feature (SPEC §5): in the debug build Cargo made
+/// for this run when the feature is on (`make test` turns it on), never in the release build that
+/// `$APPLIED_ARCHIVE_RULE_BOOTSTRAP` names.
+#[cfg(feature = "test-hooks")]
 #[tokio::test]
 async fn a_panic_is_answered_failed_and_the_process_serves_the_next_event() {
-    let lambda = Lambda::start(&[("APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID", "Boom")]).await;
+    if std::env::var_os("APPLIED_ARCHIVE_RULE_BOOTSTRAP").is_some() {
+        eprintln!("the binary under test is a release build, which has no panic hook");
+        return;
+    }
+    let lambda = Lambda::start(&[(PANIC_HOOK, "Boom")]).await;
     let h = &lambda.h;
 
     let boom = lambda
@@ -210,6 +220,41 @@ async fn a_panic_is_answered_failed_and_the_process_serves_the_next_event() {
         .invoke_ok(&h.create_event("Fine", rule("r", roles_filter())))
         .await
         .assert_success();
+}
+
+/// A binary built without the `test-hooks` feature: the release build `make test` names in
+/// `$APPLIED_ARCHIVE_RULE_BOOTSTRAP`, or Cargo's own build when this run has the feature off.
+fn binary_without_test_hooks() -> Option<String> {
+    if let Ok(release) = std::env::var("APPLIED_ARCHIVE_RULE_BOOTSTRAP") {
+        return Some(release);
+    }
+    (!cfg!(feature = "test-hooks")).then(|| env!("CARGO_BIN_EXE_bootstrap").to_owned())
+}
+
+#[tokio::test]
+async fn the_release_bootstrap_ignores_the_panic_hook_and_does_not_contain_its_name() {
+    let Some(binary) = binary_without_test_hooks() else {
+        eprintln!("the binary under test was built with test-hooks; `make test` runs this test against the release build");
+        return;
+    };
+    let bytes = std::fs::read(&binary).expect("the bootstrap binary is readable");
+    assert!(
+        !bytes
+            .windows(PANIC_HOOK.len())
+            .any(|w| w == PANIC_HOOK.as_bytes()),
+        "{binary} contains the name of the test hook"
+    );
+
+    let lambda = Lambda::start(&[(PANIC_HOOK, "Boom")]).await;
+    let h = &lambda.h;
+    let response = lambda
+        .invoke_ok(&h.create_event("Boom", rule("r", roles_filter())))
+        .await;
+    response.assert_success();
+    assert_eq!(
+        h.rule_filter("r"),
+        Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
+    );
 }
 
 #[tokio::test]

@@ -30,8 +30,9 @@ use testkit::access_analyzer::{Fault, FindingStatus};
 use testkit::receiver::ResponseReceiver;
 use tokio::sync::Semaphore;
 
-/// Attempts the harness' SDK client makes per call (`RetryConfig::standard().with_max_attempts(3)`).
-const SDK_ATTEMPTS: usize = 3;
+/// The read of `ListFindingsV2` after `ApplyArchiveRule` (the first call of the operation is the
+/// count before the apply): a call site of its own in the matrix.
+const READ_AFTER_APPLY: &str = "ListFindingsV2 after the apply";
 /// Cases that run at once; each has its own emulator and receiver.
 const PARALLEL_CASES: usize = 16;
 /// A rule of someone else's on the same analyzer: no case may change or delete it.
@@ -91,14 +92,27 @@ impl Scenario {
     /// The operations this request calls, in the order the matrix lists them.
     fn operations(self) -> &'static [&'static str] {
         match self {
-            Scenario::Create | Scenario::Replacement => {
-                &["CreateArchiveRule", "ListFindingsV2", "ApplyArchiveRule"]
+            Scenario::Create | Scenario::Replacement => &[
+                "CreateArchiveRule",
+                "ListFindingsV2",
+                "ApplyArchiveRule",
+                READ_AFTER_APPLY,
+            ],
+            Scenario::CreateIdenticalExists => {
+                &["GetArchiveRule", "ApplyArchiveRule", READ_AFTER_APPLY]
             }
-            Scenario::CreateIdenticalExists => &["GetArchiveRule", "ApplyArchiveRule"],
-            Scenario::CreateTakeOver => {
-                &["GetArchiveRule", "UpdateArchiveRule", "ApplyArchiveRule"]
-            }
-            Scenario::UpdateInPlace => &["UpdateArchiveRule", "ListFindingsV2", "ApplyArchiveRule"],
+            Scenario::CreateTakeOver => &[
+                "GetArchiveRule",
+                "UpdateArchiveRule",
+                "ApplyArchiveRule",
+                READ_AFTER_APPLY,
+            ],
+            Scenario::UpdateInPlace => &[
+                "UpdateArchiveRule",
+                "ListFindingsV2",
+                "ApplyArchiveRule",
+                READ_AFTER_APPLY,
+            ],
             Scenario::UpdateInPlaceVanished => &["CreateArchiveRule"],
             Scenario::ReplacementIdenticalExists => &["GetArchiveRule"],
             Scenario::ReplacementCleanup | Scenario::Delete => &["DeleteArchiveRule"],
@@ -159,15 +173,17 @@ impl FaultKind {
         }
     }
 
-    /// What is queued on the emulator: how many answers of which fault.
-    fn injected(self) -> (usize, Fault) {
+    /// What is queued on the emulator for `operation`: how many answers of which fault. Reads
+    /// retry more patiently than writes (SPEC §3 step 4), so "every attempt" is more answers.
+    fn injected(self, operation: &str) -> (usize, Fault) {
         let throttling = Fault::Throttling {
             retry_after_seconds: 0,
         };
+        let attempts = attempts_of(operation);
         match self {
-            FaultKind::ThrottleRecovers => (SDK_ATTEMPTS - 1, throttling),
-            FaultKind::ThrottlePersists => (SDK_ATTEMPTS, throttling),
-            FaultKind::Internal => (SDK_ATTEMPTS, Fault::Internal),
+            FaultKind::ThrottleRecovers => (attempts - 1, throttling),
+            FaultKind::ThrottlePersists => (attempts, throttling),
+            FaultKind::Internal => (attempts, Fault::Internal),
             FaultKind::AccessDenied => (1, Fault::AccessDenied),
             FaultKind::Validation => (1, Fault::Validation),
             FaultKind::NotFound => (1, Fault::ResourceNotFound),
@@ -179,6 +195,24 @@ impl FaultKind {
     /// ConflictException only ever comes from CreateArchiveRule.
     fn applies_to(self, operation: &str) -> bool {
         self != FaultKind::Conflict || operation == "CreateArchiveRule"
+    }
+}
+
+/// The emulator's name for a call site, and how many calls of it are answered before the faults.
+fn emulator_operation(operation: &str) -> (&str, usize) {
+    if operation == READ_AFTER_APPLY {
+        ("ListFindingsV2", 1)
+    } else {
+        (operation, 0)
+    }
+}
+
+/// Attempts the harness' provider makes per call: the SDK's standard 3 for writes, the provider's
+/// own more patient read retry for read-only calls.
+fn attempts_of(operation: &str) -> usize {
+    match emulator_operation(operation).0 {
+        "GetArchiveRule" | "ListArchiveRules" | "GetAnalyzer" | "ListFindingsV2" => READ_ATTEMPTS,
+        _ => WRITE_ATTEMPTS,
     }
 }
 
@@ -272,6 +306,8 @@ fn expected(case: &Case) -> (&'static str, IdKind) {
         Scenario::ReplacementCleanup => false,
         // A rule (or analyzer) already gone is what Delete wants.
         Scenario::Delete => matches!(fault, FaultKind::ThrottleRecovers | FaultKind::NotFound),
+        // Once the apply has succeeded, nothing that happens while verifying fails the operation.
+        _ if operation == READ_AFTER_APPLY => true,
         _ => fault == FaultKind::ThrottleRecovers,
     };
     if !succeeds {
@@ -419,6 +455,18 @@ async fn prepare(h: &Harness, scenario: Scenario) -> (Value, Option<String>) {
     (event, before)
 }
 
+/// What a `Reason` says of a fault: the AWS error code, or the time budget.
+fn failure_named(fault: FaultKind) -> &'static str {
+    match fault {
+        FaultKind::ThrottleRecovers | FaultKind::ThrottlePersists => "ThrottlingException",
+        FaultKind::Internal => "InternalServerException",
+        FaultKind::AccessDenied => "AccessDeniedException",
+        FaultKind::Validation => "ValidationException",
+        FaultKind::NotFound | FaultKind::Conflict => "Exception",
+        FaultKind::Hang => "time budget",
+    }
+}
+
 fn classify(id: &str, event: &Value, declared_arn: &str) -> IdKind {
     let marker = format!(
         "applied-archive-rule:none:{}:{}",
@@ -454,8 +502,10 @@ async fn run_case(case: Case) -> Observed {
         h.emulator
             .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
     }
-    let (count, fault) = case.fault.injected();
-    h.emulator.fail_next(case.operation, count, fault);
+    let (count, fault) = case.fault.injected(case.operation);
+    let (operation, answered_first) = emulator_operation(case.operation);
+    h.emulator
+        .fail_after(operation, answered_first, count, fault);
     let findings_before = finding_states(&h);
     let declared_rule = match case.scenario {
         s if s.is_replacement() => "new",
@@ -496,18 +546,10 @@ async fn run_case(case: Case) -> Observed {
     assert_eq!(id, want_id, "PhysicalResourceId {}", response.physical_id);
     if response.status == "FAILED" {
         // Reason names what failed: the AWS error code, or the timeout.
-        let code = match case.fault {
-            FaultKind::ThrottleRecovers | FaultKind::ThrottlePersists => "ThrottlingException",
-            FaultKind::Internal => "InternalServerException",
-            FaultKind::AccessDenied => "AccessDeniedException",
-            FaultKind::Validation => "ValidationException",
-            FaultKind::NotFound | FaultKind::Conflict => "Exception",
-            FaultKind::Hang => "timed out",
-        };
         let code = if case.scenario == Scenario::ReplacementCleanup {
             "AccessDeniedException"
         } else {
-            code
+            failure_named(case.fault)
         };
         assert!(response.reason.contains(code), "{}", response.reason);
     }
@@ -515,7 +557,7 @@ async fn run_case(case: Case) -> Observed {
     // How many answers of the faulted operation were faults: the retries the SDK made.
     let faulted_answers = h
         .emulator
-        .requests_for(case.operation)
+        .requests_for(operation)
         .iter()
         .filter(|r| r.status == 0 || r.status >= 400)
         .count();
@@ -556,8 +598,23 @@ async fn run_case(case: Case) -> Observed {
     if response.status == "SUCCESS" && case.scenario != Scenario::Delete {
         let matched = if case.scenario.is_create() { 4 } else { 2 };
         assert_eq!(response.data("MatchedFindings"), matched.to_string());
-        assert_eq!(response.data("ArchivedFindings"), matched.to_string());
-        assert_eq!(changed.len(), matched);
+        assert_eq!(changed.len(), matched, "the apply archived what matched");
+        if case.operation == READ_AFTER_APPLY && case.fault != FaultKind::ThrottleRecovers {
+            // No read after the apply succeeded: nothing is known to be archived.
+            assert_eq!(response.data("ArchivedFindings"), "0");
+            assert_eq!(response.data("PendingFindings"), matched.to_string());
+            assert_eq!(response.data("Verified"), "false");
+            assert!(
+                response.reason.contains(failure_named(case.fault))
+                    && response.reason.contains("not verified"),
+                "the reason names what cut the verification short: {}",
+                response.reason
+            );
+        } else {
+            assert_eq!(response.data("ArchivedFindings"), matched.to_string());
+            assert_eq!(response.data("PendingFindings"), "0");
+            assert_eq!(response.data("Verified"), "true");
+        }
     }
 
     let (next_step, end_state, caveat) =
@@ -590,6 +647,7 @@ async fn follow_up(
     before_id: Option<&str>,
 ) -> (&'static str, &'static str, Option<&'static str>) {
     let failed = response.status == "FAILED";
+    let unverified = response.data.get("Verified").map(String::as_str) == Some("false");
     let roles = Some(roles_rule_json());
     let buckets = Some(buckets_rule_json());
     match case.scenario {
@@ -597,7 +655,12 @@ async fn follow_up(
             if !failed =>
         {
             assert_eq!(h.rule_filter("r"), roles);
-            ("none", "rule has the declared filter", None)
+            let state = if unverified {
+                "rule has the declared filter; its findings are archived, answered unverified"
+            } else {
+                "rule has the declared filter"
+            };
+            ("none", state, None)
         }
         Scenario::Create | Scenario::CreateIdenticalExists | Scenario::CreateTakeOver => {
             h.emulator.clear_requests();
@@ -644,7 +707,12 @@ async fn follow_up(
             let id = before_id.unwrap();
             if !failed {
                 assert_eq!(h.rule_filter("r"), buckets);
-                return ("none", "rule has the new filter", None);
+                let state = if unverified {
+                    "rule has the new filter; its findings are archived, answered unverified"
+                } else {
+                    "rule has the new filter"
+                };
+                return ("none", state, None);
             }
             let rollback = h.update_event(
                 "R",
@@ -672,11 +740,12 @@ async fn follow_up(
                 h.send(&cleanup).await.assert_success();
                 assert_eq!(h.rule_filter("old"), None);
                 assert_eq!(h.rule_filter("new"), buckets);
-                return (
-                    "cleanup Delete of the old id",
-                    "only the new rule remains",
-                    None,
-                );
+                let state = if unverified {
+                    "only the new rule remains; its findings are archived, answered unverified"
+                } else {
+                    "only the new rule remains"
+                };
+                return ("cleanup Delete of the old id", state, None);
             }
             let (state, caveat) = match case.scenario {
                 Scenario::ReplacementIdenticalExists => {
@@ -1022,14 +1091,21 @@ fn render(cases: &[Observed], puts: &[PutObserved]) -> String {
     w.push_str("| fault | answers queued on the emulator | faulted answers the provider met | cases |\n|---|---|---|---|\n");
     for fault in FAULTS {
         let of: Vec<_> = cases.iter().filter(|c| c.case.fault == fault).collect();
-        let (count, injected) = fault.injected();
-        let met: BTreeSet<usize> = of.iter().map(|c| c.faulted_answers).collect();
-        let met: Vec<String> = met.iter().map(usize::to_string).collect();
+        let counts = |pick: &dyn Fn(&Observed) -> usize| {
+            let distinct: BTreeSet<usize> = of.iter().map(|c| pick(c)).collect();
+            distinct
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let queued = counts(&|c| fault.injected(c.case.operation).0);
+        let met = counts(&|c| c.faulted_answers);
+        let (_, injected) = fault.injected("");
         w.push_str(&format!(
-            "| {} | {count} × {} | {} | {} |\n",
+            "| {} | {queued} × {} | {met} | {} |\n",
             fault.label(),
             fault_name(&injected),
-            met.join(", "),
             of.len()
         ));
     }

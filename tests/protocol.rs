@@ -210,6 +210,7 @@ async fn a_bogus_deadline_falls_back_to_the_default_budget() {
     }
 }
 
+#[cfg(feature = "test-hooks")]
 #[tokio::test]
 async fn a_panic_in_the_handler_becomes_a_failed_response() {
     let mut settings = test_settings();
@@ -353,5 +354,206 @@ async fn reasons_are_always_strings() {
         let response = h.send(event).await;
         assert!(response.body["Reason"].is_string());
         assert!(!response.physical_id.is_empty());
+    }
+}
+
+/// Through an SNS ServiceToken a function in another region can receive the event; it must not
+/// write rules in its own region under ARNs of the stack's (issue 9, item 3).
+#[tokio::test]
+async fn a_stack_in_another_region_is_refused_without_any_call() {
+    let h = Harness::start().await;
+    let mut event = h.create_event("R", rule("r", roles_filter()));
+    event["StackId"] = json!("arn:aws:cloudformation:eu-west-1:123456789012:stack/other/guid");
+
+    let response = h.send(&event).await;
+
+    response.assert_failed();
+    assert!(
+        response
+            .reason
+            .contains("account 123456789012 in eu-west-1")
+            && response.reason.contains("account and region"),
+        "{}",
+        response.reason
+    );
+    assert!(h.emulator.requests().is_empty(), "no Access Analyzer call");
+}
+
+/// A refused Create answers a marker; CloudFormation's rollback Delete of that marker comes from the
+/// same foreign stack and must succeed, or the stack ends in ROLLBACK_FAILED (issue 9, item 2).
+#[tokio::test]
+async fn the_rollback_delete_of_a_refused_foreign_stack_succeeds_without_any_call() {
+    let h = Harness::start().await;
+    for foreign in [
+        "arn:aws:cloudformation:us-east-1:999988887777:stack/other-account/guid",
+        "arn:aws:cloudformation:eu-west-1:123456789012:stack/other-region/guid",
+    ] {
+        let mut create = h.create_event("R", rule("r", roles_filter()));
+        create["StackId"] = json!(foreign);
+        let refused = h.send(&create).await;
+        refused.assert_failed();
+        assert!(refused
+            .physical_id
+            .starts_with("applied-archive-rule:none:"));
+
+        let mut rollback = h.delete_event("R", &refused.physical_id, rule("r", roles_filter()));
+        rollback["StackId"] = json!(foreign);
+        let deleted = h.send(&rollback).await;
+        deleted.assert_success();
+        assert_eq!(deleted.physical_id, refused.physical_id);
+    }
+    assert!(h.emulator.requests().is_empty(), "no Access Analyzer call");
+
+    // A Delete that does name an archive rule is still refused for a foreign stack.
+    let mut delete = h.delete_event("R", &h.rule_arn("r"), json!({}));
+    delete["StackId"] = json!("arn:aws:cloudformation:us-east-1:999988887777:stack/x/guid");
+    h.send(&delete).await.assert_failed();
+    assert!(h.emulator.requests().is_empty());
+}
+
+mod guard_after_apply {
+    //! The deadline guard after a successful apply, with a read after the apply that never answers.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use applied_archive_rule::access_analyzer::{AccessAnalyzer, SdkAccessAnalyzer};
+    use applied_archive_rule::error::AwsError;
+    use applied_archive_rule::filter::{Criteria, Filter};
+    use applied_archive_rule::handler::{self, Provider};
+    use testkit::access_analyzer::{Emulator, FindingStatus};
+
+    use super::*;
+
+    /// The real SDK client against the emulator, except for `ListFindingsV2`: the first read after
+    /// the apply finds two of the matched findings archived, and the next read never answers.
+    #[derive(Clone)]
+    struct SecondReadHangs {
+        sdk: SdkAccessAnalyzer,
+        emulator: Emulator,
+        reads: Arc<AtomicUsize>,
+        archived_before_first_read: Vec<String>,
+    }
+
+    impl AccessAnalyzer for SecondReadHangs {
+        async fn create_archive_rule(
+            &self,
+            analyzer: &str,
+            rule: &str,
+            filter: &Filter,
+            token: &str,
+        ) -> Result<(), AwsError> {
+            self.sdk
+                .create_archive_rule(analyzer, rule, filter, token)
+                .await
+        }
+        async fn update_archive_rule(
+            &self,
+            analyzer: &str,
+            rule: &str,
+            filter: &Filter,
+            token: &str,
+        ) -> Result<(), AwsError> {
+            self.sdk
+                .update_archive_rule(analyzer, rule, filter, token)
+                .await
+        }
+        async fn get_analyzer(&self, analyzer: &str) -> Result<(), AwsError> {
+            self.sdk.get_analyzer(analyzer).await
+        }
+        async fn get_archive_rule(&self, analyzer: &str, rule: &str) -> Result<Criteria, AwsError> {
+            self.sdk.get_archive_rule(analyzer, rule).await
+        }
+        async fn list_archive_rules(
+            &self,
+            analyzer: &str,
+        ) -> Result<Vec<(String, Criteria)>, AwsError> {
+            self.sdk.list_archive_rules(analyzer).await
+        }
+        async fn delete_archive_rule(
+            &self,
+            analyzer: &str,
+            rule: &str,
+            token: &str,
+        ) -> Result<(), AwsError> {
+            self.sdk.delete_archive_rule(analyzer, rule, token).await
+        }
+        async fn apply_archive_rule(
+            &self,
+            analyzer_arn: &str,
+            rule: &str,
+            token: &str,
+        ) -> Result<(), AwsError> {
+            self.sdk.apply_archive_rule(analyzer_arn, rule, token).await
+        }
+        async fn list_active_finding_ids(
+            &self,
+            analyzer_arn: &str,
+            filter: &Filter,
+        ) -> Result<Vec<String>, AwsError> {
+            match self.reads.fetch_add(1, Ordering::SeqCst) {
+                // The count before the apply.
+                0 => {}
+                1 => {
+                    for id in &self.archived_before_first_read {
+                        self.emulator
+                            .set_finding_status(ANALYZER, id, FindingStatus::Archived);
+                    }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+            self.sdk.list_active_finding_ids(analyzer_arn, filter).await
+        }
+    }
+
+    /// SPEC §4: when the budget runs out after `ApplyArchiveRule` succeeded, the answer is SUCCESS
+    /// with the counts known so far and `Verified` "false" (issue 9, item 1).
+    #[tokio::test]
+    async fn the_guard_answers_success_with_the_counts_of_the_last_read() {
+        let h = Harness::start().await;
+        let (roles, _) = h.seed_findings();
+        // The service archives asynchronously; here, not before the test is over.
+        h.emulator.set_apply_delay(Duration::from_secs(600));
+        let mut settings = test_settings();
+        settings.timeout_margin = Duration::from_millis(1500);
+        let provider = Provider {
+            access_analyzer: SecondReadHangs {
+                sdk: provider_access_analyzer(sdk_client(&h.emulator.endpoint_url())),
+                emulator: h.emulator.clone(),
+                reads: Arc::new(AtomicUsize::new(0)),
+                archived_before_first_read: roles[..2].to_vec(),
+            },
+            http: handler::response_client().expect("http client"),
+            settings,
+        };
+        let event = h.create_event("R", rule("r", roles_filter()));
+        let deadline = std::time::SystemTime::now() + Duration::from_secs(4);
+        let invocation = Invocation {
+            deadline_epoch_ms: deadline
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
+            invoked_function_arn: FUNCTION_ARN.to_owned(),
+        };
+
+        let result = handler::handle(&provider, event.clone(), &invocation).await;
+
+        assert!(result.is_ok(), "{result:?}");
+        let response = h.response_for(&event);
+        response.assert_success();
+        assert_eq!(response.physical_id, h.rule_arn("r"));
+        assert_eq!(response.data("MatchedFindings"), "4");
+        assert_eq!(response.data("ArchivedFindings"), "2");
+        assert_eq!(response.data("PendingFindings"), "2");
+        assert_eq!(response.data("Verified"), "false");
+        assert!(
+            response.reason.contains("time budget") && response.reason.contains("not verified"),
+            "{}",
+            response.reason
+        );
+        assert_eq!(
+            h.rule_filter("r"),
+            Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
+        );
     }
 }

@@ -11,7 +11,7 @@ use applied_archive_rule::access_analyzer::SdkAccessAnalyzer;
 use applied_archive_rule::cfn::{DeliveryPolicy, ResponseUrlPolicy};
 use applied_archive_rule::error::InvocationError;
 use applied_archive_rule::handler::{self, Invocation, Provider, Settings};
-use aws_sdk_accessanalyzer::config::retry::RetryConfig;
+use aws_sdk_accessanalyzer::config::retry::{RetryConfig, RetryPartition};
 use aws_sdk_accessanalyzer::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{json, Value};
 use testkit::access_analyzer::{Emulator, FindingSeed, FindingStatus};
@@ -107,17 +107,43 @@ pub struct Harness {
     events: AtomicUsize,
 }
 
+/// Attempts of a write through [`sdk_client`] (the SDK's standard 3).
+pub const WRITE_ATTEMPTS: usize = 3;
+/// Attempts of a read through the harness' provider: the provider's own read retry.
+pub const READ_ATTEMPTS: usize = applied_archive_rule::access_analyzer::READ_ATTEMPTS as usize;
+/// Backoff before the first retry: short, so throttling tests stay quick.
+const TEST_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_TEST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The provider's Access Analyzer client on `client`: the provider's own read retry (adaptive,
+/// more attempts), with the tests' short backoff.
+pub fn provider_access_analyzer(client: aws_sdk_accessanalyzer::Client) -> SdkAccessAnalyzer {
+    SdkAccessAnalyzer::with_read_retry(
+        client,
+        applied_archive_rule::access_analyzer::read_retry()
+            .with_initial_backoff(TEST_BACKOFF)
+            // Also caps the adaptive rate limiter's wait before a retry (seconds once throttled).
+            .with_max_backoff(MAX_TEST_BACKOFF),
+    )
+}
+
 /// An SDK client for the emulator, with fast retries so throttling tests stay quick.
 pub fn sdk_client(endpoint_url: &str) -> aws_sdk_accessanalyzer::Client {
+    // The adaptive retry's rate limiter and the retry quota are shared by every client of a
+    // partition in the process: each emulator gets its own, so one test's throttling cannot slow
+    // down another's.
+    static PARTITIONS: AtomicUsize = AtomicUsize::new(0);
+    let partition = format!("test-{}", PARTITIONS.fetch_add(1, Ordering::SeqCst));
     let config = aws_sdk_accessanalyzer::Config::builder()
+        .retry_partition(RetryPartition::new(partition))
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint_url)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
         .retry_config(
             RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(5)),
+                .with_max_attempts(WRITE_ATTEMPTS as u32)
+                .with_initial_backoff(TEST_BACKOFF),
         )
         .build();
     aws_sdk_accessanalyzer::Client::from_conf(config)
@@ -148,7 +174,7 @@ impl Harness {
         emulator.add_analyzer(ANALYZER, "ACCOUNT");
         let receiver = ResponseReceiver::start().await.expect("receiver starts");
         let provider = Provider {
-            access_analyzer: SdkAccessAnalyzer::new(sdk_client(&emulator.endpoint_url())),
+            access_analyzer: provider_access_analyzer(sdk_client(&emulator.endpoint_url())),
             http: handler::response_client().expect("http client"),
             settings,
         };

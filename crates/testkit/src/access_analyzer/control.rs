@@ -217,6 +217,9 @@ struct FaultRequest {
     fault: String,
     #[serde(default)]
     retry_after_seconds: u32,
+    /// Calls answered normally before the faults start.
+    #[serde(default)]
+    after: usize,
 }
 
 fn one() -> usize {
@@ -243,7 +246,7 @@ async fn add_fault(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Cont
     let request: FaultRequest = parse(&body)?;
     let fault = parse_fault(&request.fault, request.retry_after_seconds)
         .ok_or_else(|| bad_request(format!("unknown fault {}", request.fault)))?;
-    state.fail_next(&request.operation, request.count, fault);
+    state.fail_after(&request.operation, request.after, request.count, fault);
     Ok(Json(json!({})))
 }
 

@@ -16,7 +16,8 @@
 //! - `GET /_emulator/findings?analyzer=NAME`, `GET /_emulator/archive-rules?analyzer=NAME`
 //! - `POST /_emulator/archive-rules {analyzer, ruleName, filter}` (seeds a rule, not recorded)
 //! - `GET /_emulator/requests`, `DELETE /_emulator/requests`
-//! - `POST /_emulator/faults {operation, count, fault, retryAfterSeconds?}` where `fault` is one of
+//! - `POST /_emulator/faults {operation, count, fault, retryAfterSeconds?, after?}` (`after`: calls
+//!   answered normally first) where `fault` is one of
 //!   `Throttling`, `Internal`, `AccessDenied`, `Validation`, `ResourceNotFound`, `Conflict`,
 //!   `ServiceQuotaExceeded`, `Hang`
 //! - `POST /_emulator/latency {millis, operation?}`, `POST /_emulator/apply-delay {millis}`
@@ -353,12 +354,22 @@ impl AnalyzerState {
     }
 }
 
+/// Faults queued for one operation: `answer_first` calls are handled normally, then `remaining`
+/// calls get `fault`.
+struct QueuedFault {
+    fault: Fault,
+    remaining: usize,
+    answer_first: usize,
+}
+
 pub(crate) struct Inner {
     analyzers: BTreeMap<String, AnalyzerState>,
     /// With a sequence number each, so the answer's status finds its record.
     requests: Vec<(u64, RecordedRequest)>,
     requests_recorded: u64,
-    faults: HashMap<String, VecDeque<(Fault, usize)>>,
+    faults: HashMap<String, VecDeque<QueuedFault>>,
+    /// `ListArchiveRules` of an analyzer that does not exist answers an empty list, not 404.
+    missing_analyzer_lists_no_rules: bool,
     latency: Duration,
     operation_latency: HashMap<String, Duration>,
     apply_delay: Duration,
@@ -382,13 +393,17 @@ impl Inner {
             .find(|analyzer| analyzer.arn == arn)
     }
 
-    /// Takes one injected fault for `operation`, if any is queued.
+    /// Takes one injected fault for `operation`, if any is due.
     fn take_fault(&mut self, operation: &str) -> Option<Fault> {
         let queue = self.faults.get_mut(operation)?;
-        let (fault, remaining) = queue.front_mut()?;
-        let fault = fault.clone();
-        *remaining -= 1;
-        if *remaining == 0 {
+        let queued = queue.front_mut()?;
+        if queued.answer_first > 0 {
+            queued.answer_first -= 1;
+            return None;
+        }
+        let fault = queued.fault.clone();
+        queued.remaining -= 1;
+        if queued.remaining == 0 {
             queue.pop_front();
         }
         Some(fault)
@@ -433,6 +448,7 @@ impl State {
                 requests: Vec::new(),
                 requests_recorded: 0,
                 faults: HashMap::new(),
+                missing_analyzer_lists_no_rules: false,
                 latency: Duration::ZERO,
                 operation_latency: HashMap::new(),
                 apply_delay: config.apply_delay,
@@ -535,6 +551,10 @@ impl State {
     }
 
     pub(crate) fn fail_next(&self, operation: &str, count: usize, fault: Fault) {
+        self.fail_after(operation, 0, count, fault);
+    }
+
+    pub(crate) fn fail_after(&self, operation: &str, answered: usize, count: usize, fault: Fault) {
         if count == 0 {
             return;
         }
@@ -542,7 +562,11 @@ impl State {
             .faults
             .entry(operation.to_owned())
             .or_default()
-            .push_back((fault, count));
+            .push_back(QueuedFault {
+                fault,
+                remaining: count,
+                answer_first: answered,
+            });
     }
 }
 
@@ -682,6 +706,20 @@ impl Emulator {
         self.state.fail_next(operation, count, fault);
     }
 
+    /// Handles the next `answered` calls of `operation` normally, then answers `count` calls with
+    /// `fault`: to fault a later call of an operation an event makes more than once (the read of
+    /// `ListFindingsV2` after the apply, not the count before it).
+    pub fn fail_after(&self, operation: &str, answered: usize, count: usize, fault: Fault) {
+        self.state.fail_after(operation, answered, count, fault);
+    }
+
+    /// Answers `ListArchiveRules` of an analyzer that does not exist with an empty list instead of
+    /// `ResourceNotFoundException` (the service model lists no such error for the operation, so
+    /// either answer is possible).
+    pub fn answer_empty_rule_lists_for_missing_analyzers(&self) {
+        self.state.lock().missing_analyzer_lists_no_rules = true;
+    }
+
     /// Delays every answer by `latency` (operations with their own latency excepted).
     pub fn set_latency(&self, latency: Duration) {
         self.state.lock().latency = latency;
@@ -735,6 +773,17 @@ mod tests {
         assert_eq!(inner.take_fault("CreateArchiveRule"), Some(Fault::Internal));
         assert_eq!(inner.take_fault("CreateArchiveRule"), Some(Fault::Hang));
         assert_eq!(inner.take_fault("CreateArchiveRule"), None);
+    }
+
+    #[tokio::test]
+    async fn a_fault_after_answered_calls_lets_those_calls_through_first() {
+        let emulator = Emulator::start().await.expect("emulator starts");
+        emulator.fail_after("ListFindingsV2", 1, 2, Fault::Internal);
+        let mut inner = emulator.state.lock();
+        assert_eq!(inner.take_fault("ListFindingsV2"), None);
+        assert_eq!(inner.take_fault("ListFindingsV2"), Some(Fault::Internal));
+        assert_eq!(inner.take_fault("ListFindingsV2"), Some(Fault::Internal));
+        assert_eq!(inner.take_fault("ListFindingsV2"), None);
     }
 
     #[tokio::test]

@@ -260,8 +260,13 @@ fn get_archive_rule(state: &Arc<State>, call: &Call) -> Result<Value, ApiError> 
 fn list_archive_rules(state: &Arc<State>, call: &Call) -> Result<Value, ApiError> {
     let analyzer_name = analyzer_name(call)?;
     let mut inner = state.lock();
-    // The model lists no ResourceNotFoundException for ListArchiveRules; the SDK surfaces this
-    // one as an unmodeled error with the code intact, which is what a caller can act on.
+    // The model lists no ResourceNotFoundException for ListArchiveRules, and the API reference
+    // does not say what an analyzer that does not exist is answered: by default the emulator
+    // answers 404 (the SDK surfaces it as an unmodeled error with the code intact), and on request
+    // an empty list, so that callers are tested against both.
+    if inner.analyzer(analyzer_name).is_none() && inner.missing_analyzer_lists_no_rules {
+        return Ok(json!({ "archiveRules": [] }));
+    }
     let analyzer = find_analyzer(&mut inner, analyzer_name)?;
     let rules = analyzer
         .rules
