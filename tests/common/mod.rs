@@ -373,3 +373,133 @@ pub fn roles_filter() -> Value {
 pub fn buckets_filter() -> Value {
     json!({"resourceType": {"Eq": ["AWS::S3::Bucket"]}})
 }
+
+// Analyzers of the other types (SPEC §5), beside the ACCOUNT analyzer `main`.
+
+pub const UNUSED_ANALYZER: &str = "unused-access";
+pub const INTERNAL_ANALYZER: &str = "internal-access";
+pub const BREAK_GLASS_ROLE: &str = "arn:aws:iam::123456789012:role/break-glass";
+pub const OLD_CI_ROLE: &str = "arn:aws:iam::123456789012:role/old-ci";
+pub const BACKUP_ROLE: &str = "arn:aws:iam::123456789012:role/backup";
+pub const BACKUPS_BUCKET: &str = "arn:aws:s3:::backups";
+pub const REPORTS_BUCKET: &str = "arn:aws:s3:::reports";
+
+/// The ACTIVE findings [`Harness::seed_unused_access`] makes, by what they are.
+pub struct UnusedAccessFindings {
+    /// `UnusedIAMRole` on [`BREAK_GLASS_ROLE`]: what a break-glass rule archives.
+    pub break_glass_role: String,
+    /// `UnusedPermission` on the same role: another finding type, not archived with it.
+    pub break_glass_permission: String,
+    /// `UnusedIAMRole` on [`OLD_CI_ROLE`].
+    pub old_ci_role: String,
+    /// `UnusedIAMUserAccessKey` and `UnusedIAMUserPassword` on an IAM user.
+    pub access_key: String,
+    pub password: String,
+}
+
+/// The ACTIVE findings [`Harness::seed_internal_access`] makes: who inside the account can
+/// reach which bucket.
+pub struct InternalAccessFindings {
+    /// [`BACKUP_ROLE`] on [`BACKUPS_BUCKET`]: the expected access a rule archives.
+    pub backup_role_on_backups: String,
+    /// Another role on the same bucket.
+    pub analytics_role_on_backups: String,
+    /// [`BACKUP_ROLE`] on [`REPORTS_BUCKET`].
+    pub backup_role_on_reports: String,
+}
+
+impl Harness {
+    /// Adds an analyzer of `analyzer_type` named `name`; returns its ARN.
+    pub fn add_analyzer_of_type(&self, name: &str, analyzer_type: &str) -> String {
+        self.emulator.add_analyzer(name, analyzer_type)
+    }
+
+    /// An `ACCOUNT_UNUSED_ACCESS` analyzer [`UNUSED_ANALYZER`] with one finding of each unused
+    /// finding type.
+    pub fn seed_unused_access(&self) -> UnusedAccessFindings {
+        self.add_analyzer_of_type(UNUSED_ANALYZER, "ACCOUNT_UNUSED_ACCESS");
+        let user = format!("arn:aws:iam::{ACCOUNT}:user/alice");
+        let add = |resource_type: &str, resource: &str, finding_type: &str| {
+            self.emulator
+                .add_finding(
+                    UNUSED_ANALYZER,
+                    FindingSeed::new(resource_type, resource).finding_type(finding_type),
+                )
+                .id
+        };
+        UnusedAccessFindings {
+            break_glass_role: add("AWS::IAM::Role", BREAK_GLASS_ROLE, "UnusedIAMRole"),
+            break_glass_permission: add("AWS::IAM::Role", BREAK_GLASS_ROLE, "UnusedPermission"),
+            old_ci_role: add("AWS::IAM::Role", OLD_CI_ROLE, "UnusedIAMRole"),
+            access_key: add("AWS::IAM::User", &user, "UnusedIAMUserAccessKey"),
+            password: add("AWS::IAM::User", &user, "UnusedIAMUserPassword"),
+        }
+    }
+
+    /// An `ACCOUNT_INTERNAL_ACCESS` analyzer [`INTERNAL_ANALYZER`] with three internal-access
+    /// findings on buckets.
+    pub fn seed_internal_access(&self) -> InternalAccessFindings {
+        self.add_analyzer_of_type(INTERNAL_ANALYZER, "ACCOUNT_INTERNAL_ACCESS");
+        let analytics_role = format!("arn:aws:iam::{ACCOUNT}:role/analytics");
+        let add = |bucket: &str, role: &str| {
+            self.emulator
+                .add_finding(
+                    INTERNAL_ANALYZER,
+                    FindingSeed::new("AWS::S3::Bucket", bucket)
+                        .internal_principal(role, "IAM_ROLE", ACCOUNT, "INTRA_ACCOUNT")
+                        .action("s3:GetObject")
+                        .resource_control_policy_restriction("NOT_APPLICABLE")
+                        .service_control_policy_restriction("NOT_APPLICABLE"),
+                )
+                .id
+        };
+        InternalAccessFindings {
+            backup_role_on_backups: add(BACKUPS_BUCKET, BACKUP_ROLE),
+            analytics_role_on_backups: add(BACKUPS_BUCKET, &analytics_role),
+            backup_role_on_reports: add(REPORTS_BUCKET, BACKUP_ROLE),
+        }
+    }
+
+    /// The status of a finding of `analyzer`.
+    pub fn status_on(&self, analyzer: &str, id: &str) -> FindingStatus {
+        self.emulator
+            .findings(analyzer)
+            .into_iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("no finding {id} on {analyzer}"))
+            .status
+    }
+
+    /// The ids of `analyzer`'s ACTIVE findings.
+    pub fn active_ids_on(&self, analyzer: &str) -> Vec<String> {
+        self.emulator
+            .findings(analyzer)
+            .into_iter()
+            .filter(|f| f.status == FindingStatus::Active)
+            .map(|f| f.id)
+            .collect()
+    }
+
+    /// The stored filter of `analyzer`'s rule `rule`, as the API received it.
+    pub fn rule_filter_on(&self, analyzer: &str, rule: &str) -> Option<Value> {
+        self.emulator
+            .archive_rules(analyzer)
+            .into_iter()
+            .find(|r| r.name == rule)
+            .map(|r| r.filter)
+    }
+
+    pub fn rule_arn_on(&self, analyzer: &str, rule: &str) -> String {
+        format!(
+            "{}/archive-rule/{rule}",
+            self.emulator.analyzer_arn(analyzer)
+        )
+    }
+}
+
+/// Properties of a rule on `analyzer`.
+pub fn rule_on(analyzer: &str, rule_name: &str, filter: Value) -> Value {
+    let mut properties = rule(rule_name, filter);
+    properties["AnalyzerName"] = json!(analyzer);
+    properties
+}

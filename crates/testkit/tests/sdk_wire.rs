@@ -11,11 +11,12 @@ use aws_sdk_accessanalyzer::{
         apply_archive_rule::ApplyArchiveRuleError, create_archive_rule::CreateArchiveRuleError,
         delete_archive_rule::DeleteArchiveRuleError, get_analyzer::GetAnalyzerError,
         get_archive_rule::GetArchiveRuleError, list_findings::ListFindingsError,
-        update_archive_rule::UpdateArchiveRuleError, update_findings::UpdateFindingsError,
+        list_findings_v2::ListFindingsV2Error, update_archive_rule::UpdateArchiveRuleError,
+        update_findings::UpdateFindingsError,
     },
     types::{
-        Criterion, FindingStatus as SdkFindingStatus, FindingStatusUpdate, OrderBy, SortCriteria,
-        Type,
+        error::ValidationException, Criterion, FindingStatus as SdkFindingStatus,
+        FindingStatusUpdate, FindingType, OrderBy, ResourceType, SortCriteria, Type,
     },
     Client,
 };
@@ -785,4 +786,304 @@ async fn partition_region_and_account_come_from_the_config() {
         .await
         .expect("GetAnalyzer succeeds");
     assert_eq!(analyzer.analyzer().map(|a| a.arn()), Some(arn.as_str()));
+}
+
+const UNUSED: &str = "unused-analyzer";
+const INTERNAL: &str = "internal-analyzer";
+const BREAK_GLASS: &str = "arn:aws:iam::123456789012:role/break-glass";
+
+/// The ValidationException a filter key answers: `fieldValidationFailed` on the member
+/// `filter`, with a message naming the key.
+fn assert_filter_refused(error: &ValidationException, expected: &str) {
+    assert_eq!(error.reason().as_str(), "fieldValidationFailed");
+    assert_eq!(error.message(), expected);
+    let fields: Vec<&str> = error.field_list().iter().map(|f| f.name()).collect();
+    assert_eq!(fields, ["filter"]);
+}
+
+#[tokio::test]
+async fn archive_rules_take_only_the_keys_of_their_analyzer_type() {
+    let (emulator, client, _) = emulator_with_analyzer().await;
+    emulator.add_analyzer(UNUSED, "ACCOUNT_UNUSED_ACCESS");
+    emulator.add_analyzer(INTERNAL, "ORGANIZATION_INTERNAL_ACCESS");
+    let create = |analyzer: &'static str, key: &'static str, value: &'static str| {
+        client
+            .create_archive_rule()
+            .analyzer_name(analyzer)
+            .rule_name("rule")
+            .filter(key, eq(&[value]))
+            .send()
+    };
+
+    for (analyzer, key, analyzer_type) in [
+        (ANALYZER, "findingType", "ACCOUNT"),
+        (UNUSED, "isPublic", "ACCOUNT_UNUSED_ACCESS"),
+        (UNUSED, "principal.AWS", "ACCOUNT_UNUSED_ACCESS"),
+        (INTERNAL, "findingType", "ORGANIZATION_INTERNAL_ACCESS"),
+        (
+            INTERNAL,
+            "condition.aws:SourceVpc",
+            "ORGANIZATION_INTERNAL_ACCESS",
+        ),
+    ] {
+        let refused = create(analyzer, key, "x").await.expect_err(key);
+        match refused.into_service_error() {
+            CreateArchiveRuleError::ValidationException(error) => assert_filter_refused(
+                &error,
+                &format!(
+                    "filter key '{key}' is not supported for analyzers of type {analyzer_type}"
+                ),
+            ),
+            other => panic!("expected ValidationException for {key}, got {other:?}"),
+        }
+    }
+    for (analyzer, key) in [(ANALYZER, "status"), (UNUSED, "id"), (INTERNAL, "status")] {
+        let refused = create(analyzer, key, "ACTIVE").await.expect_err(key);
+        match refused.into_service_error() {
+            CreateArchiveRuleError::ValidationException(error) => assert_filter_refused(
+                &error,
+                &format!("filter key '{key}' is not supported in archive rules"),
+            ),
+            other => panic!("expected ValidationException for {key}, got {other:?}"),
+        }
+    }
+    for analyzer in [ANALYZER, UNUSED, INTERNAL] {
+        assert!(emulator.archive_rules(analyzer).is_empty(), "{analyzer}");
+    }
+
+    create(UNUSED, "findingType", "UnusedIAMRole")
+        .await
+        .expect("findingType is an unused-access key");
+    create(INTERNAL, "principalType", "IAM_ROLE")
+        .await
+        .expect("principalType is an internal-access key");
+    let refused = client
+        .update_archive_rule()
+        .analyzer_name(UNUSED)
+        .rule_name("rule")
+        .filter("isPublic", eq(&["true"]))
+        .send()
+        .await
+        .expect_err("isPublic is no unused-access key");
+    match refused.into_service_error() {
+        UpdateArchiveRuleError::ValidationException(error) => assert_filter_refused(
+            &error,
+            "filter key 'isPublic' is not supported for analyzers of type ACCOUNT_UNUSED_ACCESS",
+        ),
+        other => panic!("expected ValidationException, got {other:?}"),
+    }
+    assert_eq!(
+        emulator.archive_rules(UNUSED)[0].filter,
+        serde_json::json!({"findingType": {"eq": ["UnusedIAMRole"]}}),
+        "a refused update leaves the rule as it was"
+    );
+    let statuses: Vec<(String, u16)> = emulator
+        .requests()
+        .iter()
+        .map(|r| (r.operation.clone(), r.status))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|(_, status)| *status == 400).count(),
+        9
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&("UpdateArchiveRule".to_owned(), 400))
+    );
+}
+
+#[tokio::test]
+async fn unused_access_findings_list_with_their_finding_type_and_apply() {
+    let emulator = Emulator::start().await.expect("emulator starts");
+    let arn = emulator.add_analyzer(UNUSED, "ACCOUNT_UNUSED_ACCESS");
+    let client = client(&emulator);
+    let seeds = [
+        ("AWS::IAM::Role", BREAK_GLASS, "UnusedIAMRole"),
+        (
+            "AWS::IAM::Role",
+            "arn:aws:iam::123456789012:role/old-ci",
+            "UnusedIAMRole",
+        ),
+        (
+            "AWS::IAM::User",
+            "arn:aws:iam::123456789012:user/alice",
+            "UnusedIAMUserAccessKey",
+        ),
+        (
+            "AWS::IAM::User",
+            "arn:aws:iam::123456789012:user/bob",
+            "UnusedIAMUserPassword",
+        ),
+        ("AWS::IAM::Role", BREAK_GLASS, "UnusedPermission"),
+    ];
+    for (resource_type, resource, finding_type) in seeds {
+        emulator.add_finding(
+            UNUSED,
+            FindingSeed::new(resource_type, resource).finding_type(finding_type),
+        );
+    }
+
+    let listed = client
+        .list_findings_v2()
+        .analyzer_arn(&arn)
+        .filter("status", eq(&["ACTIVE"]))
+        .send()
+        .await
+        .expect("ListFindingsV2 serves unused access");
+    let parsed: Vec<(FindingType, ResourceType, &str)> = listed
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f.finding_type().cloned().expect("a finding type"),
+                f.resource_type().clone(),
+                f.resource().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parsed,
+        [
+            (
+                FindingType::UnusedIamRole,
+                ResourceType::AwsIamRole,
+                BREAK_GLASS
+            ),
+            (
+                FindingType::UnusedIamRole,
+                ResourceType::AwsIamRole,
+                "arn:aws:iam::123456789012:role/old-ci"
+            ),
+            (
+                FindingType::UnusedIamUserAccessKey,
+                ResourceType::AwsIamUser,
+                "arn:aws:iam::123456789012:user/alice"
+            ),
+            (
+                FindingType::UnusedIamUserPassword,
+                ResourceType::AwsIamUser,
+                "arn:aws:iam::123456789012:user/bob"
+            ),
+            (
+                FindingType::UnusedPermission,
+                ResourceType::AwsIamRole,
+                BREAK_GLASS
+            ),
+        ],
+        "the SDK parses every unused-access finding type"
+    );
+
+    let not_a_key = client
+        .list_findings_v2()
+        .analyzer_arn(&arn)
+        .filter("isPublic", eq(&["false"]))
+        .send()
+        .await
+        .expect_err("isPublic is no unused-access key");
+    match not_a_key.into_service_error() {
+        ListFindingsV2Error::ValidationException(error) => assert_filter_refused(
+            &error,
+            "filter key 'isPublic' is not supported for analyzers of type ACCOUNT_UNUSED_ACCESS",
+        ),
+        other => panic!("expected ValidationException, got {other:?}"),
+    }
+
+    client
+        .create_archive_rule()
+        .analyzer_name(UNUSED)
+        .rule_name("break-glass")
+        .filter("findingType", eq(&["UnusedIAMRole"]))
+        .filter("resource", eq(&[BREAK_GLASS]))
+        .send()
+        .await
+        .expect("created");
+    client
+        .apply_archive_rule()
+        .analyzer_arn(&arn)
+        .rule_name("break-glass")
+        .send()
+        .await
+        .expect("applied");
+    let archived: Vec<(String, Option<String>)> = emulator
+        .findings(UNUSED)
+        .into_iter()
+        .filter(|f| f.status == FindingStatus::Archived)
+        .map(|f| (f.resource, f.finding_type))
+        .collect();
+    assert_eq!(
+        archived,
+        [(BREAK_GLASS.to_owned(), Some("UnusedIAMRole".to_owned()))],
+        "only the break-glass role's UnusedIAMRole finding, not its UnusedPermission one"
+    );
+}
+
+#[tokio::test]
+async fn internal_access_findings_list_and_filter_on_their_principal() {
+    let emulator = Emulator::start().await.expect("emulator starts");
+    let arn = emulator.add_analyzer(INTERNAL, "ACCOUNT_INTERNAL_ACCESS");
+    let client = client(&emulator);
+    for (bucket, role, access_type) in [
+        ("backups", "backup", "INTRA_ACCOUNT"),
+        ("backups", "analytics", "INTRA_ORG"),
+        ("reports", "backup", "INTRA_ACCOUNT"),
+    ] {
+        emulator.add_finding(
+            INTERNAL,
+            FindingSeed::new("AWS::S3::Bucket", format!("arn:aws:s3:::{bucket}"))
+                .internal_principal(
+                    format!("arn:aws:iam::123456789012:role/{role}"),
+                    "IAM_ROLE",
+                    "123456789012",
+                    access_type,
+                )
+                .service_control_policy_restriction("NOT_APPLICABLE"),
+        );
+    }
+
+    let listed = client
+        .list_findings_v2()
+        .analyzer_arn(&arn)
+        .filter("status", eq(&["ACTIVE"]))
+        .filter(
+            "principal.AWS",
+            eq(&["arn:aws:iam::123456789012:role/backup"]),
+        )
+        .filter("accessType", eq(&["INTRA_ACCOUNT"]))
+        .send()
+        .await
+        .expect("ListFindingsV2 serves internal access");
+    let resources: Vec<(&str, Option<&FindingType>)> = listed
+        .findings()
+        .iter()
+        .map(|f| (f.resource().unwrap_or_default(), f.finding_type()))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            ("arn:aws:s3:::backups", Some(&FindingType::InternalAccess)),
+            ("arn:aws:s3:::reports", Some(&FindingType::InternalAccess)),
+        ]
+    );
+
+    let v1 = client
+        .list_findings()
+        .analyzer_arn(&arn)
+        .send()
+        .await
+        .expect_err("ListFindings serves external access only");
+    assert!(matches!(
+        v1.into_service_error(),
+        ListFindingsError::ValidationException(_)
+    ));
+    let not_a_key = client
+        .list_findings_v2()
+        .analyzer_arn(&arn)
+        .filter("findingType", eq(&["InternalAccess"]))
+        .send()
+        .await
+        .expect_err("findingType filters unused access only");
+    assert!(matches!(
+        not_a_key.into_service_error(),
+        ListFindingsV2Error::ValidationException(_)
+    ));
 }

@@ -246,6 +246,101 @@ async fn control_plane_drives_the_emulator() {
 }
 
 #[tokio::test]
+async fn control_plane_seeds_every_analyzer_type_and_refuses_what_it_cannot_have() {
+    let emulator = Emulator::start().await.expect("emulator starts");
+    let address = emulator.endpoint_url();
+    let address = host(&address);
+    let post = |path: &'static str, body: Value| async move {
+        http(address, "POST", path, &[], &body.to_string()).await
+    };
+
+    for (name, analyzer_type) in [
+        ("unused", "ORGANIZATION_UNUSED_ACCESS"),
+        ("internal", "ACCOUNT_INTERNAL_ACCESS"),
+    ] {
+        let added = post(
+            "/_emulator/analyzers",
+            json!({"name": name, "type": analyzer_type}),
+        )
+        .await;
+        assert_eq!(added.status, 200, "{}", added.body);
+    }
+    let bad_type = post(
+        "/_emulator/analyzers",
+        json!({"name": "x", "type": "UNUSED"}),
+    )
+    .await;
+    assert_eq!(bad_type.status, 400);
+    assert_eq!(bad_type.json()["message"], "UNUSED is not an analyzer type");
+
+    let role = "arn:aws:iam::123456789012:role/break-glass";
+    let untyped = post(
+        "/_emulator/findings",
+        json!({"analyzer": "unused", "resourceType": "AWS::IAM::Role", "resource": role}),
+    )
+    .await;
+    assert_eq!(untyped.status, 400);
+    assert!(
+        untyped.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("findingType of UnusedIAMRole")),
+        "{}",
+        untyped.body
+    );
+    let unused = post(
+        "/_emulator/findings",
+        json!({"analyzer": "unused", "resourceType": "AWS::IAM::Role", "resource": role,
+               "findingType": "UnusedIAMRole"}),
+    )
+    .await;
+    assert_eq!(unused.json()["findingType"], "UnusedIAMRole");
+    let internal = post(
+        "/_emulator/findings",
+        json!({"analyzer": "internal", "resourceType": "AWS::S3::Bucket",
+               "resource": "arn:aws:s3:::backups", "principal": {"AWS": role},
+               "principalType": "IAM_ROLE", "principalOwnerAccount": "123456789012",
+               "accessType": "INTRA_ACCOUNT", "serviceControlPolicyRestriction": "NOT_APPLICABLE"}),
+    )
+    .await;
+    let internal = internal.json();
+    assert_eq!(internal["findingType"], "InternalAccess");
+    assert_eq!(internal["principalType"], "IAM_ROLE");
+    assert_eq!(internal["principalOwnerAccount"], "123456789012");
+    assert_eq!(internal["accessType"], "INTRA_ACCOUNT");
+    assert_eq!(
+        internal["serviceControlPolicyRestriction"],
+        "NOT_APPLICABLE"
+    );
+
+    for (analyzer, filter, message) in [
+        (
+            "unused",
+            json!({"status": {"eq": ["ACTIVE"]}}),
+            "invalid filter: filter key 'status' is not supported in archive rules",
+        ),
+        (
+            "internal",
+            json!({"isPublic": {"eq": ["false"]}}),
+            "invalid filter: filter key 'isPublic' is not supported for analyzers of type \
+             ACCOUNT_INTERNAL_ACCESS",
+        ),
+    ] {
+        let refused = post(
+            "/_emulator/archive-rules",
+            json!({"analyzer": analyzer, "ruleName": "r", "filter": filter}),
+        )
+        .await;
+        assert_eq!(refused.status, 400);
+        assert_eq!(refused.json()["message"], message);
+        assert!(emulator.archive_rules(analyzer).is_empty());
+    }
+    assert!(
+        emulator.requests().is_empty(),
+        "the control plane is not recorded"
+    );
+}
+
+#[tokio::test]
 async fn receiver_records_puts_and_can_fail_and_slow_down() {
     let receiver = ResponseReceiver::start().await.expect("receiver starts");
     let url = receiver.response_url("create-1");

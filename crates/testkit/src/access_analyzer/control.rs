@@ -14,7 +14,7 @@ use axum::{
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Value};
 
-use super::{filter::Filter, service, Fault, FindingSeed, FindingStatus, State};
+use super::{service, Fault, FindingSeed, FindingStatus, State};
 
 pub(crate) fn router() -> Router<Arc<State>> {
     Router::new()
@@ -76,7 +76,9 @@ fn account_type() -> String {
 
 async fn add_analyzer(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> ControlResult {
     let request: AnalyzerRequest = parse(&body)?;
-    let arn = state.add_analyzer(&request.name, &request.analyzer_type);
+    let arn = state
+        .try_add_analyzer(&request.name, &request.analyzer_type)
+        .map_err(bad_request)?;
     Ok(Json(json!({ "arn": arn })))
 }
 
@@ -98,6 +100,11 @@ struct FindingRequest {
     error: Option<String>,
     resource_owner_account: Option<String>,
     status: Option<String>,
+    principal_type: Option<String>,
+    principal_owner_account: Option<String>,
+    access_type: Option<String>,
+    resource_control_policy_restriction: Option<String>,
+    service_control_policy_restriction: Option<String>,
 }
 
 async fn add_finding(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> ControlResult {
@@ -119,9 +126,15 @@ async fn add_finding(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Co
         error: request.error,
         resource_owner_account: request.resource_owner_account,
         status,
+        principal_type: request.principal_type,
+        principal_owner_account: request.principal_owner_account,
+        access_type: request.access_type,
+        resource_control_policy_restriction: request.resource_control_policy_restriction,
+        service_control_policy_restriction: request.service_control_policy_restriction,
     };
     let finding = state
-        .add_finding(&request.analyzer, seed)
+        .try_add_finding(&request.analyzer, seed)
+        .map_err(bad_request)?
         .ok_or_else(|| bad_request(format!("no analyzer named {}", request.analyzer)))?;
     Ok(Json(service::finding_document(&finding)))
 }
@@ -160,17 +173,9 @@ struct RuleRequest {
 
 async fn put_archive_rule(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> ControlResult {
     let request: RuleRequest = parse(&body)?;
-    let filter = Filter::parse(&request.filter, true)
-        .map_err(|error| bad_request(format!("invalid filter: {error}")))?;
-    let mut inner = state.lock();
-    let Some(analyzer) = inner.analyzer_mut(&request.analyzer) else {
-        drop(inner);
-        return Err(bad_request(format!(
-            "no analyzer named {}",
-            request.analyzer
-        )));
-    };
-    service::upsert_rule(analyzer, &request.rule_name, request.filter, filter, None);
+    state
+        .try_put_archive_rule(&request.analyzer, &request.rule_name, request.filter)
+        .map_err(bad_request)?;
     Ok(Json(json!({})))
 }
 

@@ -6,13 +6,21 @@
 //! exists ([`Emulator::add_finding`] evaluates every rule of the analyzer); ACTIVE findings that
 //! were already there are archived only by `ApplyArchiveRule` or `UpdateFindings`.
 //!
+//! Every analyzer type is served — external access (`ACCOUNT`, `ORGANIZATION`), unused access
+//! and internal access (`ACCOUNT_UNUSED_ACCESS`, `ACCOUNT_INTERNAL_ACCESS` and their
+//! `ORGANIZATION_` forms) — each with the findings it makes and the filter keys it accepts; a
+//! key its type does not take, or `status` / `id` in an archive rule, is a `ValidationException`
+//! naming the key (see `filter.rs` for the sources).
+//!
 //! Besides the Rust API there is a JSON control plane under `/_emulator/` for processes in other
 //! languages (a Python benchmark baseline, a shell demo), described below.
 //!
 //! # Control plane
 //! - `POST /_emulator/analyzers {name, type}` → `{arn}`
 //! - `POST /_emulator/findings {analyzer, resourceType, resource, principal?, action?, condition?,
-//!   isPublic?, findingType?, error?, resourceOwnerAccount?, status?}` → the finding
+//!   isPublic?, findingType?, error?, resourceOwnerAccount?, status?, principalType?,
+//!   principalOwnerAccount?, accessType?, resourceControlPolicyRestriction?,
+//!   serviceControlPolicyRestriction?}` → the finding
 //! - `GET /_emulator/findings?analyzer=NAME`, `GET /_emulator/archive-rules?analyzer=NAME`
 //! - `POST /_emulator/archive-rules {analyzer, ruleName, filter}` (seeds a rule, not recorded)
 //! - `GET /_emulator/requests`, `DELETE /_emulator/requests`
@@ -38,7 +46,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::server::{self, ServerGuard};
-use filter::Filter;
+use filter::{AnalyzerFamily, Filter, Use};
 
 /// Where and as whom the emulator runs.
 #[derive(Clone, Debug)]
@@ -156,13 +164,25 @@ pub struct FindingSeed {
     pub condition: BTreeMap<String, String>,
     pub is_public: bool,
     /// Defaults to `ExternalAccess` on external-access analyzers and `InternalAccess` on
-    /// internal-access ones; unused-access findings should name their type.
+    /// internal-access ones; unused-access findings must name theirs (`UnusedIAMRole`,
+    /// `UnusedIAMUserAccessKey`, `UnusedIAMUserPassword` or `UnusedPermission`).
     pub finding_type: Option<String>,
     pub error: Option<String>,
     /// Defaults to the emulator's account.
     pub resource_owner_account: Option<String>,
     /// ACTIVE unless set; archive rules are evaluated only for ACTIVE arrivals.
     pub status: FindingStatus,
+    /// Internal access (`InternalAccessDetails`): `IAM_ROLE` or `IAM_USER`.
+    pub principal_type: Option<String>,
+    /// Internal access: the account that owns the principal.
+    pub principal_owner_account: Option<String>,
+    /// Internal access: `INTRA_ACCOUNT` or `INTRA_ORG`.
+    pub access_type: Option<String>,
+    /// External and internal access: `APPLICABLE`, `APPLIED`, `FAILED_TO_EVALUATE_RCP` or
+    /// `NOT_APPLICABLE`.
+    pub resource_control_policy_restriction: Option<String>,
+    /// Internal access: `APPLICABLE`, `APPLIED`, `FAILED_TO_EVALUATE_SCP` or `NOT_APPLICABLE`.
+    pub service_control_policy_restriction: Option<String>,
 }
 
 impl FindingSeed {
@@ -178,6 +198,11 @@ impl FindingSeed {
             error: None,
             resource_owner_account: None,
             status: FindingStatus::Active,
+            principal_type: None,
+            principal_owner_account: None,
+            access_type: None,
+            resource_control_policy_restriction: None,
+            service_control_policy_restriction: None,
         }
     }
 
@@ -220,6 +245,33 @@ impl FindingSeed {
         self.status = status;
         self
     }
+
+    /// An internal-access finding's principal: its ARN (the `AWS` entry of the principal map),
+    /// its type (`IAM_ROLE`, `IAM_USER`) and owning account, and how the access is granted
+    /// (`INTRA_ACCOUNT`, `INTRA_ORG`).
+    pub fn internal_principal(
+        self,
+        principal_arn: impl Into<String>,
+        principal_type: impl Into<String>,
+        owner_account: impl Into<String>,
+        access_type: impl Into<String>,
+    ) -> Self {
+        let mut seed = self.principal("AWS", principal_arn);
+        seed.principal_type = Some(principal_type.into());
+        seed.principal_owner_account = Some(owner_account.into());
+        seed.access_type = Some(access_type.into());
+        seed
+    }
+
+    pub fn resource_control_policy_restriction(mut self, restriction: impl Into<String>) -> Self {
+        self.resource_control_policy_restriction = Some(restriction.into());
+        self
+    }
+
+    pub fn service_control_policy_restriction(mut self, restriction: impl Into<String>) -> Self {
+        self.service_control_policy_restriction = Some(restriction.into());
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -235,6 +287,11 @@ pub struct Finding {
     pub resource_owner_account: String,
     pub finding_type: Option<String>,
     pub error: Option<String>,
+    pub principal_type: Option<String>,
+    pub principal_owner_account: Option<String>,
+    pub access_type: Option<String>,
+    pub resource_control_policy_restriction: Option<String>,
+    pub service_control_policy_restriction: Option<String>,
     pub created_at: SystemTime,
     pub analyzed_at: SystemTime,
     pub updated_at: SystemTime,
@@ -244,22 +301,26 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The finding an analyzer of `family` makes from `seed`, still without an id; `Err` when
+    /// the seed's `findingType` is not one that family makes (a mistake in a test's setup).
     pub(crate) fn from_seed(
         seed: FindingSeed,
-        id: &str,
         account: &str,
-        analyzer_type: &str,
-    ) -> Finding {
+        family: AnalyzerFamily,
+    ) -> Result<Finding, String> {
+        let finding_type = seed
+            .finding_type
+            .or_else(|| family.default_finding_type().map(str::to_owned))
+            .filter(|finding_type| family.finding_types().contains(&finding_type.as_str()))
+            .ok_or_else(|| {
+                format!(
+                    "a finding of this analyzer needs a findingType of {}",
+                    family.finding_types().join(", ")
+                )
+            })?;
         let now = SystemTime::now();
-        let default_type = if is_external_access(analyzer_type) {
-            Some("ExternalAccess")
-        } else if analyzer_type.ends_with("_INTERNAL_ACCESS") {
-            Some("InternalAccess")
-        } else {
-            None
-        };
-        Finding {
-            id: id.to_owned(),
+        Ok(Finding {
+            id: String::new(),
             resource_type: seed.resource_type,
             resource: seed.resource,
             status: seed.status,
@@ -270,13 +331,18 @@ impl Finding {
             resource_owner_account: seed
                 .resource_owner_account
                 .unwrap_or_else(|| account.to_owned()),
-            finding_type: seed.finding_type.or(default_type.map(str::to_owned)),
+            finding_type: Some(finding_type),
             error: seed.error,
+            principal_type: seed.principal_type,
+            principal_owner_account: seed.principal_owner_account,
+            access_type: seed.access_type,
+            resource_control_policy_restriction: seed.resource_control_policy_restriction,
+            service_control_policy_restriction: seed.service_control_policy_restriction,
             created_at: now,
             analyzed_at: now,
             updated_at: now,
             archived_by: None,
-        }
+        })
     }
 }
 
@@ -289,15 +355,11 @@ pub struct ArchiveRule {
     pub updated_at: SystemTime,
 }
 
-/// The analyzer types whose findings `ListFindings` (v1) serves.
-fn is_external_access(analyzer_type: &str) -> bool {
-    matches!(analyzer_type, "ACCOUNT" | "ORGANIZATION")
-}
-
 pub(crate) struct AnalyzerState {
     name: String,
     arn: String,
     analyzer_type: String,
+    family: AnalyzerFamily,
     created_at: SystemTime,
     rules: Vec<RuleState>,
     findings: Vec<Finding>,
@@ -471,28 +533,64 @@ impl State {
         )
     }
 
-    pub(crate) fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
+    /// `Err` when `analyzer_type` is no analyzer `Type` of the service model.
+    pub(crate) fn try_add_analyzer(
+        &self,
+        name: &str,
+        analyzer_type: &str,
+    ) -> Result<String, String> {
+        let family = AnalyzerFamily::of(analyzer_type)
+            .ok_or_else(|| format!("{analyzer_type} is not an analyzer type"))?;
         let arn = self.analyzer_arn(name);
         let analyzer = AnalyzerState {
             name: name.to_owned(),
             arn: arn.clone(),
             analyzer_type: analyzer_type.to_owned(),
+            family,
             created_at: SystemTime::now(),
             rules: Vec::new(),
             findings: Vec::new(),
         };
         self.lock().analyzers.insert(name.to_owned(), analyzer);
-        arn
+        Ok(arn)
+    }
+
+    /// # Panics
+    /// If `analyzer_type` is no analyzer type (a mistake in a test's setup).
+    pub(crate) fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
+        self.try_add_analyzer(name, analyzer_type)
+            .unwrap_or_else(|error| panic!("add_analyzer: {error}"))
+    }
+
+    /// `Ok(None)` when the analyzer does not exist; `Err` when the seed is not a finding of
+    /// the analyzer's type.
+    pub(crate) fn try_add_finding(
+        &self,
+        analyzer_name: &str,
+        seed: FindingSeed,
+    ) -> Result<Option<Finding>, String> {
+        let mut inner = self.lock();
+        let Some(family) = inner
+            .analyzer(analyzer_name)
+            .map(|analyzer| analyzer.family)
+        else {
+            return Ok(None);
+        };
+        let mut finding = Finding::from_seed(seed, &self.config.account, family)?;
+        finding.id = inner.next_finding_id();
+        let analyzer = inner
+            .analyzer_mut(analyzer_name)
+            .expect("the analyzer was found under the same lock");
+        Ok(Some(analyzer.add_finding(finding)))
     }
 
     /// `None` when the analyzer does not exist.
+    ///
+    /// # Panics
+    /// If the seed is not a finding of the analyzer's type (a mistake in a test's setup).
     pub(crate) fn add_finding(&self, analyzer_name: &str, seed: FindingSeed) -> Option<Finding> {
-        let mut inner = self.lock();
-        inner.analyzer(analyzer_name)?;
-        let id = inner.next_finding_id();
-        let analyzer = inner.analyzer_mut(analyzer_name)?;
-        let finding = Finding::from_seed(seed, &id, &self.config.account, &analyzer.analyzer_type);
-        Some(analyzer.add_finding(finding))
+        self.try_add_finding(analyzer_name, seed)
+            .unwrap_or_else(|error| panic!("add_finding on {analyzer_name}: {error}"))
     }
 
     pub(crate) fn remove_analyzer(&self, name: &str) {
@@ -534,16 +632,32 @@ impl State {
             .unwrap_or_default()
     }
 
-    /// # Panics
-    /// If the analyzer does not exist or the filter is invalid (mistakes in a test's setup).
-    pub(crate) fn put_archive_rule(&self, analyzer_name: &str, rule_name: &str, filter: Value) {
-        let parsed = Filter::parse(&filter, true)
-            .unwrap_or_else(|error| panic!("put_archive_rule: invalid filter: {error}"));
+    /// Creates or replaces a rule as CreateArchiveRule would validate it, without a request
+    /// record; `Err` names what is wrong.
+    pub(crate) fn try_put_archive_rule(
+        &self,
+        analyzer_name: &str,
+        rule_name: &str,
+        filter: Value,
+    ) -> Result<(), String> {
+        let parsed = Filter::parse(&filter, Use::ArchiveRule)
+            .map_err(|error| format!("invalid filter: filter {error}"))?;
         let mut inner = self.lock();
         let analyzer = inner
             .analyzer_mut(analyzer_name)
-            .unwrap_or_else(|| panic!("put_archive_rule: no analyzer named {analyzer_name}"));
+            .ok_or_else(|| format!("no analyzer named {analyzer_name}"))?;
+        parsed
+            .check_keys(analyzer.family, &analyzer.analyzer_type)
+            .map_err(|error| format!("invalid filter: filter {error}"))?;
         service::upsert_rule(analyzer, rule_name, filter, parsed, None);
+        Ok(())
+    }
+
+    /// # Panics
+    /// If the analyzer does not exist or the filter is invalid (mistakes in a test's setup).
+    pub(crate) fn put_archive_rule(&self, analyzer_name: &str, rule_name: &str, filter: Value) {
+        self.try_put_archive_rule(analyzer_name, rule_name, filter)
+            .unwrap_or_else(|error| panic!("put_archive_rule: {error}"));
     }
 
     pub(crate) fn set_apply_delay(&self, delay: Duration) {
@@ -632,6 +746,9 @@ impl Emulator {
 
     /// Adds an analyzer (replacing one of the same name) and returns its ARN.
     /// `analyzer_type` is the service's `Type`, e.g. `ACCOUNT` or `ACCOUNT_UNUSED_ACCESS`.
+    ///
+    /// # Panics
+    /// If `analyzer_type` is no analyzer type of the service (a mistake in the test's setup).
     pub fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
         self.state.add_analyzer(name, analyzer_type)
     }
@@ -645,7 +762,8 @@ impl Emulator {
     /// evaluated and a matching one archives it on arrival.
     ///
     /// # Panics
-    /// If the analyzer does not exist (a mistake in the test's setup).
+    /// If the analyzer does not exist, or the seed's `findingType` is not one its type makes
+    /// (unused-access findings must name theirs): mistakes in the test's setup.
     pub fn add_finding(&self, analyzer_name: &str, seed: FindingSeed) -> Finding {
         self.state
             .add_finding(analyzer_name, seed)
@@ -672,7 +790,8 @@ impl Emulator {
     /// findings (as CreateArchiveRule does not).
     ///
     /// # Panics
-    /// If the analyzer does not exist or the filter is invalid (mistakes in the test's setup).
+    /// If the analyzer does not exist or CreateArchiveRule would refuse the filter (a key the
+    /// analyzer's type does not accept, `status`, `id`): mistakes in the test's setup.
     pub fn put_archive_rule(&self, analyzer_name: &str, rule_name: &str, filter: Value) {
         self.state
             .put_archive_rule(analyzer_name, rule_name, filter);
@@ -823,17 +942,66 @@ mod tests {
         let emulator = Emulator::start().await.expect("emulator starts");
         emulator.add_analyzer("account", "ACCOUNT");
         emulator.add_analyzer("unused", "ACCOUNT_UNUSED_ACCESS");
+        emulator.add_analyzer("internal", "ORGANIZATION_INTERNAL_ACCESS");
         let first = emulator.add_finding("account", role("a", "111111111111"));
-        let second = emulator.add_finding("unused", FindingSeed::new("AWS::IAM::Role", "r"));
+        let second = emulator.add_finding(
+            "unused",
+            FindingSeed::new("AWS::IAM::Role", "r").finding_type("UnusedIAMRole"),
+        );
+        let third = emulator.add_finding("internal", FindingSeed::new("AWS::S3::Bucket", "b"));
         assert_eq!(first.id, "00000000-0000-4000-8000-000000000001");
         assert_eq!(second.id, "00000000-0000-4000-8000-000000000002");
+        assert_eq!(third.id, "00000000-0000-4000-8000-000000000003");
         assert_eq!(first.finding_type.as_deref(), Some("ExternalAccess"));
-        assert_eq!(second.finding_type, None);
+        assert_eq!(second.finding_type.as_deref(), Some("UnusedIAMRole"));
+        assert_eq!(third.finding_type.as_deref(), Some("InternalAccess"));
         assert_eq!(first.resource_owner_account, "123456789012");
         assert_eq!(
             emulator.analyzer_arn("account"),
             "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/account"
         );
+    }
+
+    #[tokio::test]
+    async fn seeding_refuses_what_the_analyzer_type_cannot_have() {
+        let emulator = Emulator::start().await.expect("emulator starts");
+        emulator.add_analyzer("unused", "ACCOUNT_UNUSED_ACCESS");
+        let state = &emulator.state;
+        assert_eq!(
+            state.try_add_analyzer("x", "UNUSED"),
+            Err("UNUSED is not an analyzer type".to_owned())
+        );
+        let untyped = FindingSeed::new("AWS::IAM::Role", "r");
+        assert!(state.try_add_finding("unused", untyped.clone()).is_err());
+        assert_eq!(state.try_add_finding("missing", untyped), Ok(None));
+        assert_eq!(
+            state.try_put_archive_rule("unused", "r", json!({"isPublic": {"eq": ["true"]}})),
+            Err(
+                "invalid filter: filter key 'isPublic' is not supported for analyzers of type \
+                 ACCOUNT_UNUSED_ACCESS"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            state.try_put_archive_rule("unused", "r", json!({"status": {"eq": ["ACTIVE"]}})),
+            Err("invalid filter: filter key 'status' is not supported in archive rules".to_owned())
+        );
+        assert!(emulator.archive_rules("unused").is_empty());
+        let typed = emulator.add_finding(
+            "unused",
+            FindingSeed::new("AWS::IAM::User", "u").finding_type("UnusedIAMUserPassword"),
+        );
+        assert_eq!(
+            typed.id, "00000000-0000-4000-8000-000000000001",
+            "the refused seed used up no id"
+        );
+        state
+            .try_put_archive_rule(
+                "unused",
+                "r",
+                json!({"findingType": {"eq": ["UnusedIAMRole"]}}),
+            )
+            .expect("an unused-access key");
     }
 
     #[tokio::test]
