@@ -10,7 +10,7 @@ use aws_sdk_accessanalyzer::{
 use serde_json::{json, Value};
 use testkit::{
     access_analyzer::{Fault, FindingSeed, FindingStatus},
-    organization::{AccountSpec, AccountState, OrgEmulator, OrgSpec},
+    organization::{AccountSpec, AccountState, AnalyzerStatus, OrgEmulator, OrgSpec},
 };
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
@@ -618,11 +618,112 @@ async fn access_analyzer_refuses_a_region_the_account_has_not_enabled() {
         .await
         .expect_err("a region not enabled is refused");
     assert_eq!(error.code(), Some("UnrecognizedClientException"));
-    assert!(error.message().is_some_and(
-        |message| message.starts_with("The security token included in the request is invalid")
-    ));
+    assert_eq!(
+        error.message(),
+        Some("The security token included in the request is invalid."),
+        "word for word what AWS answers, with nothing that names the region"
+    );
     let raw = error.raw_response().expect("a response");
     assert_eq!(raw.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn analyzers_that_are_not_active_or_are_service_linked_read_as_the_model_has_them() {
+    let emulator = OrgEmulator::start(OrgSpec::generated(1))
+        .await
+        .expect("emulator starts");
+    let target = emulator.access_analyzer(MEMBER, "us-east-1");
+    target.add_analyzer("unused-access", "ACCOUNT_UNUSED_ACCESS");
+    target.add_analyzer("being-made", "ACCOUNT_UNUSED_ACCESS");
+    target.set_analyzer_status("being-made", AnalyzerStatus::Creating, None);
+    target.add_analyzer("broken", "ACCOUNT_UNUSED_ACCESS");
+    target.set_analyzer_status(
+        "broken",
+        AnalyzerStatus::Failed,
+        Some("SERVICE_LINKED_ROLE_CREATION_FAILED"),
+    );
+    let linked = target.add_service_linked_analyzer(
+        "SecurityHubV2",
+        "securityhubv2.amazonaws.com",
+        "ACCOUNT_UNUSED_ACCESS",
+    );
+    assert!(
+        linked.starts_with("_AccessAnalyzerForSecurityHubV2-"),
+        "{linked}"
+    );
+    target.put_archive_rule(
+        &linked,
+        "service-rule",
+        json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}),
+    );
+    let client = access_analyzer(&emulator, assume(&emulator, MEMBER).await, "us-east-1");
+
+    let listed = client
+        .list_analyzers()
+        .send()
+        .await
+        .expect("ListAnalyzers answers");
+    let summary = |name: &str| {
+        listed
+            .analyzers()
+            .iter()
+            .find(|a| a.name() == name)
+            .unwrap_or_else(|| panic!("{name} listed"))
+            .clone()
+    };
+    assert_eq!(summary("unused-access").status().as_str(), "ACTIVE");
+    assert_eq!(summary("unused-access").managed_by(), None);
+    assert_eq!(summary("being-made").status().as_str(), "CREATING");
+    assert_eq!(summary("broken").status().as_str(), "FAILED");
+    assert_eq!(
+        summary("broken")
+            .status_reason()
+            .map(|reason| reason.code().as_str()),
+        Some("SERVICE_LINKED_ROLE_CREATION_FAILED")
+    );
+    assert_eq!(
+        summary(&linked).managed_by(),
+        Some("securityhubv2.amazonaws.com")
+    );
+    let got = client
+        .get_analyzer()
+        .analyzer_name(&linked)
+        .send()
+        .await
+        .expect("a service-linked analyzer can be read");
+    assert_eq!(
+        got.analyzer().and_then(|a| a.managed_by()),
+        Some("securityhubv2.amazonaws.com")
+    );
+
+    let refused = client
+        .list_archive_rules()
+        .analyzer_name(&linked)
+        .send()
+        .await
+        .expect_err("its rules belong to the managing service");
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    let refused = client
+        .apply_archive_rule()
+        .analyzer_arn(target.analyzer_arn(&linked))
+        .rule_name("service-rule")
+        .send()
+        .await
+        .expect_err("it cannot be applied");
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    assert_eq!(target.archive_rules(&linked).len(), 1, "nothing changed");
+
+    // Re-adding an analyzer makes it ACTIVE and customer-managed again.
+    target.add_analyzer("broken", "ACCOUNT_UNUSED_ACCESS");
+    let got = client
+        .get_analyzer()
+        .analyzer_name("broken")
+        .send()
+        .await
+        .expect("GetAnalyzer answers");
+    let analyzer = got.analyzer().expect("an analyzer");
+    assert_eq!(analyzer.status().as_str(), "ACTIVE");
+    assert!(analyzer.status_reason().is_none());
 }
 
 #[tokio::test]
