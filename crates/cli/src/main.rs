@@ -44,6 +44,11 @@ pub struct AwsArgs {
     /// Region to work in (and, for sweep, the region of the Organizations and STS calls)
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// Seconds one attempt of an AWS call may take, connecting included; a call with all its
+    /// retries may take four times as long. A call that hangs then ends as an error instead of
+    /// holding its place for ever
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub call_timeout: u64,
 }
 
 #[derive(Subcommand, Debug)]

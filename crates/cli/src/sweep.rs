@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Duration;
 
 use applied_archive_rule::access_analyzer::SdkAccessAnalyzer;
 use applied_archive_rule::apply_rules::{apply_existing_rules, RuleReport};
@@ -125,7 +124,8 @@ pub async fn run(aws_args: &AwsArgs, args: SweepArgs) -> Result<u8, CliError> {
     );
     let sweep = Arc::new(Sweep {
         http: reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
+            .connect_timeout(session.timeouts.connect)
+            .timeout(session.timeouts.attempt)
             .build()
             .map_err(|e| CliError::Failed(format!("cannot build the HTTP client: {e}")))?,
         permits: Semaphore::new(args.concurrency as usize),

@@ -1,6 +1,8 @@
 //! The `applied-archive-rule` binary against an emulated Organization: STS, Organizations, EC2
 //! `DescribeRegions` and Access Analyzer in every (account, region), on one loopback endpoint.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use testkit::access_analyzer::{Fault, FindingSeed, FindingStatus};
 use testkit::organization::{AccountSpec, OrgEmulator, OrgSpec};
@@ -27,11 +29,16 @@ impl Run {
     }
 }
 
+/// Far longer than any run here takes; a run that outlives it hangs, and fails the test rather
+/// than the whole suite.
+const HUNG_RUN: Duration = Duration::from_secs(600);
+
 /// Runs the CLI as the management account's caller, with nothing of the developer's environment.
 async fn cli(org: &OrgEmulator, args: &[&str]) -> Run {
     let (key, secret) = org.management_credentials();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_applied-archive-rule"))
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_applied-archive-rule"))
         .args(args)
+        .kill_on_drop(true)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
@@ -42,8 +49,10 @@ async fn cli(org: &OrgEmulator, args: &[&str]) -> Run {
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", HOME_REGION)
         .env("AWS_ENDPOINT_URL", org.endpoint_url())
-        .output()
+        .output();
+    let output = tokio::time::timeout(HUNG_RUN, run)
         .await
+        .unwrap_or_else(|_| panic!("the CLI never finished: {args:?}"))
         .expect("the CLI runs");
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -130,6 +139,18 @@ fn outcomes(report: &Value) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// Every target was applied except (`account`, `region`), whose outcome is `outcome`.
+fn assert_applied_except(report: &Value, account: &str, region: &str, outcome: &str) {
+    for (a, r, o) in outcomes(report) {
+        let expected = if a == account && r == region {
+            outcome
+        } else {
+            "applied"
+        };
+        assert_eq!(o, expected, "{a} {r}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -301,14 +322,7 @@ async fn a_failing_target_does_not_stop_the_others() {
 
     assert_eq!(run.code, 1);
     let report = run.json();
-    for (account, region, outcome) in outcomes(&report) {
-        let expected = if account == broken && region == "eu-west-1" {
-            "error"
-        } else {
-            "applied"
-        };
-        assert_eq!(outcome, expected, "{account} {region}");
-    }
+    assert_applied_except(&report, &broken, "eu-west-1", "error");
     let failed = report["targets"]
         .as_array()
         .unwrap()
@@ -606,4 +620,92 @@ async fn invoke_runs_a_sample_event_and_prints_the_response_without_sending_it()
         .access_analyzer(&management, HOME_REGION)
         .archive_rules(ANALYZER)
         .is_empty());
+}
+
+fn target<'a>(report: &'a Value, account: &str, region: &str) -> &'a Value {
+    report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["account"] == json!(account) && t["region"] == json!(region))
+        .unwrap_or_else(|| panic!("no target {account} {region} in {report}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_access_analyzer_call_ends_its_target_as_an_error_and_the_sweep_finishes() {
+    let org = organization(OrgSpec::generated(2)).await;
+    let stuck = org.spec().accounts[1].id.clone();
+    // Every attempt hangs: the retries cannot rescue it, only the operation timeout ends it.
+    org.fail_next(&stuck, "eu-west-1", "ListArchiveRules", 1000, Fault::Hang);
+
+    let run = cli(&org, &sweep_args(&["--call-timeout", "1"])).await;
+
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_applied_except(&report, &stuck, "eu-west-1", "error");
+    let detail = target(&report, &stuck, "eu-west-1")["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        detail.contains("ListArchiveRules") && detail.contains("operation timeout"),
+        "{detail}"
+    );
+    assert!(
+        org.requests()
+            .iter()
+            .any(|r| r.operation == "ListArchiveRules" && r.status == 0),
+        "the call really hung"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_describe_regions_ends_as_an_error_naming_the_timeout_and_the_other_accounts_are_applied(
+) {
+    let org = organization(OrgSpec::generated(1)).await;
+    let stuck = org.spec().accounts[1].id.clone();
+    let management = org.management_account();
+    org.fail_next(&stuck, "*", "DescribeRegions", 1000, Fault::Hang);
+
+    let run = cli(
+        &org,
+        &[
+            "sweep",
+            "--role-name",
+            "r",
+            "--all-accounts",
+            "--all-regions",
+            "--analyzer",
+            ANALYZER,
+            "--rule",
+            RULE,
+            "--output",
+            "json",
+            "--call-timeout",
+            "1",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let stuck_targets: Vec<&Value> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["account"] == json!(stuck))
+        .collect();
+    assert_eq!(stuck_targets.len(), 1, "{report}");
+    assert_eq!(stuck_targets[0]["outcome"], json!("error"));
+    let detail = stuck_targets[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("DescribeRegions") && detail.contains("timeout"),
+        "{detail}"
+    );
+    for region in REGIONS {
+        assert_eq!(
+            target(&report, &management, region)["outcome"],
+            json!("applied")
+        );
+    }
 }
