@@ -477,17 +477,24 @@ async fn ec2_post(
     region: &str,
     form: &str,
 ) -> (u16, String) {
+    let headers = format!(
+        "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={access_key_id}/20260101/{region}/ec2/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=0\r\nX-Amz-Date: 20260101T000000Z\r\n"
+    );
+    post(emulator, "/", &headers, form).await
+}
+
+/// A POST of `body` to `path`, `headers` (each ending in CRLF) besides Host and Content-Length.
+async fn post(emulator: &OrgEmulator, path: &str, headers: &str, body: &str) -> (u16, String) {
     let address = emulator
         .endpoint_url()
         .trim_start_matches("http://")
         .to_owned();
     let mut stream = TcpStream::connect(&address).await.expect("connects");
     let request = format!(
-        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential={access_key_id}/20260101/{region}/ec2/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=0\r\nX-Amz-Date: 20260101T000000Z\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("sends");
     let mut raw = String::new();
@@ -724,6 +731,68 @@ async fn analyzers_that_are_not_active_or_are_service_linked_read_as_the_model_h
     let analyzer = got.analyzer().expect("an analyzer");
     assert_eq!(analyzer.status().as_str(), "ACTIVE");
     assert!(analyzer.status_reason().is_none());
+}
+
+#[tokio::test]
+async fn the_control_plane_adds_service_linked_and_inactive_analyzers() {
+    let emulator = OrgEmulator::start(OrgSpec::generated(1))
+        .await
+        .expect("emulator starts");
+    let json_header = "Content-Type: application/json\r\n";
+    let add = |body: Value| {
+        let emulator = emulator.clone();
+        async move {
+            post(
+                &emulator,
+                "/_emulator/analyzers",
+                json_header,
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+    let (status, body) = add(json!({
+        "account": MEMBER, "region": "eu-west-1", "type": "ACCOUNT_UNUSED_ACCESS",
+        "serviceName": "SecurityHubV2", "managedBy": "securityhubv2.amazonaws.com",
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let linked: Value = serde_json::from_str(&body).expect("JSON");
+    let linked = linked["name"].as_str().expect("a name").to_owned();
+    let (status, _) = add(json!({
+        "account": MEMBER, "region": "eu-west-1", "type": "ACCOUNT",
+        "name": "turned-off", "status": "DISABLED", "statusReason": "AWS_SERVICE_ACCESS_DISABLED",
+    }))
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = add(json!({
+        "account": MEMBER, "region": "eu-west-1", "type": "ACCOUNT", "status": "ASLEEP", "name": "x",
+    }))
+    .await;
+    assert_eq!(status, 400, "an unknown status is refused");
+
+    let client = access_analyzer(&emulator, assume(&emulator, MEMBER).await, "eu-west-1");
+    let listed = client
+        .list_analyzers()
+        .send()
+        .await
+        .expect("ListAnalyzers answers");
+    let seen: Vec<(&str, &str, Option<&str>)> = listed
+        .analyzers()
+        .iter()
+        .map(|a| (a.name(), a.status().as_str(), a.managed_by()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                linked.as_str(),
+                "ACTIVE",
+                Some("securityhubv2.amazonaws.com")
+            ),
+            ("turned-off", "DISABLED", None),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -29,6 +29,9 @@
 //! - `POST /_emulator/faults {account, region, operation, count?, fault, retryAfterSeconds?}`
 //!   (`*` matches any account or region)
 //! - `POST /_emulator/latency {millis, service?}`
+//! - `POST /_emulator/analyzers {account, region, type, name?, status?, statusReason?,
+//!   serviceName?, managedBy?}` → `{name, arn}`: adds an analyzer with no rules; with `managedBy`
+//!   (and `serviceName`) a service-linked one, named for the service
 
 mod analyzers;
 mod control;
@@ -558,12 +561,7 @@ impl OrgEmulator {
     /// The Access Analyzer of one account and region, to seed and inspect. It exists whether or
     /// not the region is enabled in the account (a call there is refused all the same).
     pub fn access_analyzer(&self, account: &str, region: &str) -> AccountRegion {
-        AccountRegion {
-            state: self.org.analyzer_state(account, region),
-            org: self.org.clone(),
-            account: account.to_owned(),
-            region: region.to_owned(),
-        }
+        AccountRegion::new(&self.org, account, region)
     }
 
     /// From now on `AssumeRole` into `account` is refused with `AccessDenied`.
@@ -655,6 +653,15 @@ impl fmt::Debug for AccountRegion {
 }
 
 impl AccountRegion {
+    fn new(org: &Arc<Org>, account: &str, region: &str) -> AccountRegion {
+        AccountRegion {
+            state: org.analyzer_state(account, region),
+            org: org.clone(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+        }
+    }
+
     pub fn account(&self) -> &str {
         &self.account
     }
