@@ -559,7 +559,7 @@ fn outcome_of(code: Option<&str>, message: String, check: &RegionCheck) -> (Outc
                 RegionCheck::Unverified(why) => (
                     Outcome::RegionNotEnabled,
                     format!(
-                        "the region does not recognize the account's credentials, as AWS answers in a region the account has not enabled (the enabled regions could not be read: {why}): {message}"
+                        "the region did not recognize the account's credentials, which is how AWS answers in a region the account has not enabled (the enabled regions could not be read: {why}): {message}"
                     ),
                 ),
                 RegionCheck::Listed => (
