@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{
     error::CredentialsError, future, ProvideCredentials, SharedCredentialsProvider,
@@ -21,6 +22,11 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 /// Throttled calls are retried with the SDK's exponential backoff (and `Retry-After`); a sweep runs
 /// many calls at once, so it allows more attempts than the default 3.
 const MAX_ATTEMPTS: u32 = 8;
+/// A call with its retries may take this many times `--call-timeout`: room for the SDK's backoff
+/// between throttled attempts (at most 20 s each), and a bound on a call whose attempts all hang.
+const OPERATION_TIMEOUT_ATTEMPTS: u32 = 4;
+/// Connecting gets at most this long (or `--call-timeout`, if shorter).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The caller: its configuration, account, partition and region.
 #[derive(Clone, Debug)]
@@ -29,6 +35,35 @@ pub struct Session {
     pub account: String,
     pub partition: String,
     pub region: String,
+    pub timeouts: Timeouts,
+}
+
+/// How long one HTTP request may take (`--call-timeout`), and a whole call with its retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    pub fn from_call_timeout(seconds: u64) -> Timeouts {
+        let attempt = Duration::from_secs(seconds);
+        Timeouts {
+            connect: CONNECT_TIMEOUT.min(attempt),
+            attempt,
+            operation: attempt * OPERATION_TIMEOUT_ATTEMPTS,
+        }
+    }
+
+    /// The SDK's form: every client built from the session's configuration inherits it.
+    fn sdk(self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
 }
 
 pub async fn session(args: &AwsArgs) -> Result<Session, CliError> {
@@ -40,9 +75,13 @@ pub async fn session(args: &AwsArgs) -> Result<Session, CliError> {
             tls::rustls_provider::CryptoMode::AwsLc,
         ))
         .build_https();
+    // Without timeouts a hung connection keeps its call waiting for ever (the SDK sets only a
+    // connect timeout by default), and in a sweep it keeps a concurrency permit with it.
+    let timeouts = Timeouts::from_call_timeout(args.call_timeout);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(timeouts.sdk());
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);
     }
@@ -75,6 +114,7 @@ pub async fn session(args: &AwsArgs) -> Result<Session, CliError> {
         account,
         partition,
         region,
+        timeouts,
     })
 }
 
@@ -228,4 +268,26 @@ where
         _ => DisplayErrorContext(e).to_string(),
     };
     (code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_with_its_retries_gets_four_attempts_worth_and_connecting_at_most_five_seconds() {
+        let default = Timeouts::from_call_timeout(30);
+        assert_eq!(default.attempt, Duration::from_secs(30));
+        assert_eq!(default.operation, Duration::from_secs(120));
+        assert_eq!(default.connect, Duration::from_secs(5));
+        let short = Timeouts::from_call_timeout(1);
+        assert_eq!(short.connect, Duration::from_secs(1));
+        assert_eq!(short.operation, Duration::from_secs(4));
+        let sdk = short.sdk();
+        assert_eq!(sdk.operation_timeout(), Some(Duration::from_secs(4)));
+        assert_eq!(
+            sdk.operation_attempt_timeout(),
+            Some(Duration::from_secs(1))
+        );
+    }
 }

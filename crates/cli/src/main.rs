@@ -44,6 +44,10 @@ pub struct AwsArgs {
     /// Region to work in (and, for sweep, the region of the Organizations and STS calls)
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// Seconds one attempt of an AWS call may take, connecting included; a call with its retries
+    /// may take four times as long, then ends as an error instead of hanging
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub call_timeout: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -118,7 +122,8 @@ pub struct AnalyzerSelection {
     /// Analyzer name, the same in every account and region
     #[arg(long)]
     pub analyzer: Option<String>,
-    /// Every analyzer of this type in each region (console-made analyzers have generated names)
+    /// Every ACTIVE analyzer of this type in each region (console-made analyzers have generated
+    /// names); service-linked ones, which an AWS service manages, are skipped
     #[arg(long, value_name = "TYPE", value_parser = ["ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS", "ACCOUNT_INTERNAL_ACCESS", "ORGANIZATION_INTERNAL_ACCESS"])]
     pub analyzer_type: Option<String>,
 }

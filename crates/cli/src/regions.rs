@@ -111,13 +111,18 @@ async fn describe_regions(
     }
     let response = call.send().await.map_err(|e| CallError {
         retryable: e.is_connect() || e.is_timeout(),
-        message: format!("ec2:DescribeRegions: {}", e.without_url()),
+        message: if e.is_timeout() {
+            format!("ec2:DescribeRegions: no answer within the request timeout (--call-timeout), {ATTEMPTS} attempts")
+        } else {
+            format!("ec2:DescribeRegions: {}", e.without_url())
+        },
     })?;
     let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("ec2:DescribeRegions: {}", e.without_url()))?;
+    // The request timeout covers the body too: a response that stalls half-way is a timeout.
+    let text = response.text().await.map_err(|e| CallError {
+        retryable: e.is_timeout(),
+        message: format!("ec2:DescribeRegions: {}", e.without_url()),
+    })?;
     if !status.is_success() {
         let code = element(&text, "Code").unwrap_or("error");
         let message = element(&text, "Message").unwrap_or("");

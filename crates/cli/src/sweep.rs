@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Duration;
 
 use applied_archive_rule::access_analyzer::SdkAccessAnalyzer;
 use applied_archive_rule::apply_rules::{apply_existing_rules, RuleReport};
 use applied_archive_rule::error::ProviderError;
 use applied_archive_rule::lifecycle::stable_token;
 use applied_archive_rule::properties::Analyzer;
+use aws_sdk_accessanalyzer::types::{AnalyzerStatus, AnalyzerSummary};
 use aws_sdk_organizations::types::{AccountState, AccountStatus};
 use futures_util::future::join_all;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -30,6 +30,8 @@ pub enum Outcome {
     DryRun,
     NoAnalyzer,
     NoRule,
+    /// A service-linked analyzer: an AWS service manages it, and its rules are not ours to apply.
+    Skipped,
     RegionNotEnabled,
     AccessDenied,
     Error,
@@ -42,6 +44,7 @@ impl Outcome {
             Outcome::DryRun => "would apply",
             Outcome::NoAnalyzer => "no analyzer",
             Outcome::NoRule => "no rule",
+            Outcome::Skipped => "skipped (service-linked)",
             Outcome::RegionNotEnabled => "region not enabled",
             Outcome::AccessDenied => "access denied",
             Outcome::Error => "error",
@@ -55,6 +58,7 @@ impl Outcome {
             Outcome::DryRun => "dry-run",
             Outcome::NoAnalyzer => "no-analyzer",
             Outcome::NoRule => "no-rule",
+            Outcome::Skipped => "skipped",
             Outcome::RegionNotEnabled => "region-not-enabled",
             Outcome::AccessDenied => "access-denied",
             Outcome::Error => "error",
@@ -125,7 +129,8 @@ pub async fn run(aws_args: &AwsArgs, args: SweepArgs) -> Result<u8, CliError> {
     );
     let sweep = Arc::new(Sweep {
         http: reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
+            .connect_timeout(session.timeouts.connect)
+            .timeout(session.timeouts.attempt)
             .build()
             .map_err(|e| CliError::Failed(format!("cannot build the HTTP client: {e}")))?,
         permits: Semaphore::new(args.concurrency as usize),
@@ -281,11 +286,8 @@ async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
                 .collect();
         }
     };
-    let (targets, mut reports): (Vec<String>, Vec<TargetReport>) = match (
-        &enabled,
-        args.regions.all_regions,
-    ) {
-        (Ok(enabled), true) => (enabled.clone(), Vec::new()),
+    let (targets, check, mut reports) = match (&enabled, args.regions.all_regions) {
+        (Ok(enabled), true) => (enabled.clone(), RegionCheck::Listed, Vec::new()),
         (Ok(enabled), false) => {
             let (on, off): (Vec<String>, Vec<String>) =
                 requested.into_iter().partition(|r| enabled.contains(r));
@@ -300,12 +302,12 @@ async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
                     )
                 })
                 .collect();
-            (on, skipped)
+            (on, RegionCheck::Listed, skipped)
         }
         // Without the region list, the requested regions are tried; --all-regions cannot be honoured.
         (Err(e), false) => {
             tracing::warn!(account, error = %e, "cannot list the enabled regions; trying the requested ones");
-            (requested, Vec::new())
+            (requested, RegionCheck::Unverified(e.clone()), Vec::new())
         }
         (Err(e), true) => {
             sweep.progress.inc_length(1);
@@ -324,12 +326,21 @@ async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
     sweep.progress.inc(reports.len() as u64);
     let work = targets.iter().map(|region| async {
         let _permit = sweep.permits.acquire().await;
-        let result = sweep_target(sweep, &credentials, account, region).await;
+        let result = sweep_target(sweep, &credentials, account, region, &check).await;
         sweep.progress.inc(1);
         result
     });
     reports.extend(join_all(work).await.into_iter().flatten());
     reports
+}
+
+/// Whether a target's region is known to be enabled in its account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RegionCheck {
+    /// `DescribeRegions` listed it as enabled.
+    Listed,
+    /// `DescribeRegions` could not be read (why), so the region is tried.
+    Unverified(String),
 }
 
 /// One (account, region): find the analyzers, apply the rules, classify the outcome.
@@ -338,63 +349,61 @@ async fn sweep_target(
     credentials: &AccountCredentials,
     account: &str,
     region: &str,
+    check: &RegionCheck,
 ) -> Vec<TargetReport> {
     let session = &sweep.session;
     let args = &sweep.args;
     let client = aws::access_analyzer(session, credentials, region);
-    let analyzer_arn = |name: &str| {
-        format!(
-            "arn:{}:access-analyzer:{region}:{account}:analyzer/{name}",
-            session.partition
-        )
-    };
+    let mut reports = Vec::new();
     let analyzers: Vec<Analyzer> = match (&args.analyzers.analyzer, &args.analyzers.analyzer_type) {
         (Some(name), _) => vec![Analyzer {
             name: name.clone(),
-            arn: analyzer_arn(name),
+            arn: format!(
+                "arn:{}:access-analyzer:{region}:{account}:analyzer/{name}",
+                session.partition
+            ),
         }],
         (None, Some(kind)) => {
-            let mut found = Vec::new();
-            let mut pages = client
-                .list_analyzers()
-                .r#type(kind.as_str().into())
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                match page {
-                    Ok(page) => found.extend(page.analyzers().iter().map(|a| Analyzer {
-                        name: a.name().to_owned(),
-                        arn: a.arn().to_owned(),
-                    })),
-                    Err(e) => {
-                        let (code, message) = describe_error(&e);
-                        return vec![TargetReport::without_work(
-                            account,
-                            region,
-                            classify_code(code.as_deref()),
-                            format!("ListAnalyzers: {message}"),
-                        )];
-                    }
+            let listed = match list_analyzers(&client, kind).await {
+                Ok(summaries) => sort_analyzers(&summaries),
+                Err((code, message)) => {
+                    let (outcome, detail) =
+                        outcome_of(code.as_deref(), format!("ListAnalyzers: {message}"), check);
+                    return vec![TargetReport::without_work(account, region, outcome, detail)];
                 }
+            };
+            reports.extend(listed.service_linked.iter().map(|(name, service)| {
+                let mut report = TargetReport::without_work(
+                    account,
+                    region,
+                    Outcome::Skipped,
+                    format!("service-linked analyzer managed by {service}: its archive rules are that service's to apply"),
+                );
+                report.analyzer = Some(name.clone());
+                report
+            }));
+            if listed.active.is_empty() && reports.is_empty() {
+                let mut detail = format!("no ACTIVE analyzer of type {kind} in this region");
+                if !listed.inactive.is_empty() {
+                    let others: Vec<String> = listed
+                        .inactive
+                        .iter()
+                        .map(|(name, status)| format!("{name} is {status}"))
+                        .collect();
+                    detail = format!("{detail} ({})", others.join(", "));
+                }
+                reports.push(TargetReport::without_work(
+                    account,
+                    region,
+                    Outcome::NoAnalyzer,
+                    detail,
+                ));
             }
-            found
+            listed.active
         }
         (None, None) => Vec::new(),
     };
-    if analyzers.is_empty() {
-        let detail = format!(
-            "no analyzer of type {} in this region",
-            args.analyzers.analyzer_type.as_deref().unwrap_or("?")
-        );
-        return vec![TargetReport::without_work(
-            account,
-            region,
-            Outcome::NoAnalyzer,
-            detail,
-        )];
-    }
     let aa = SdkAccessAnalyzer::new(client.clone());
-    let mut reports = Vec::new();
     for analyzer in analyzers {
         let token = |rule: &str| stable_token(&["sweep", &sweep.run, &analyzer.arn, rule]);
         let options = terminal_options(&args.rules, args.archive_timeout, args.dry_run, &token);
@@ -418,7 +427,7 @@ async fn sweep_target(
                 report.verified = applied.verified;
             }
             Err(error) => {
-                let (outcome, detail) = classify(&client, &analyzer, error).await;
+                let (outcome, detail) = classify(&client, &analyzer, error, check).await;
                 report.outcome = outcome;
                 report.detail = detail;
             }
@@ -428,19 +437,75 @@ async fn sweep_target(
     reports
 }
 
+/// Every analyzer of `kind` in the client's region, all pages.
+async fn list_analyzers(
+    client: &aws_sdk_accessanalyzer::Client,
+    kind: &str,
+) -> Result<Vec<AnalyzerSummary>, (Option<String>, String)> {
+    let mut found = Vec::new();
+    let mut pages = client
+        .list_analyzers()
+        .r#type(kind.into())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| describe_error(&e))?;
+        found.extend(page.analyzers().iter().cloned());
+    }
+    Ok(found)
+}
+
+/// The analyzers `--analyzer-type` found, by what the sweep does with them.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SortedAnalyzers {
+    /// ACTIVE and managed by the customer: their rules are applied.
+    active: Vec<Analyzer>,
+    /// (name, managing service): skipped. `managedBy` is the service model's mark of a
+    /// service-linked analyzer ("only present for service-linked analyzers"); an AWS service
+    /// owns it, and callers are refused.
+    service_linked: Vec<(String, String)>,
+    /// (name, status): CREATING, DISABLED or FAILED, so not counted.
+    inactive: Vec<(String, String)>,
+}
+
+fn sort_analyzers(summaries: &[AnalyzerSummary]) -> SortedAnalyzers {
+    let mut sorted = SortedAnalyzers::default();
+    for summary in summaries {
+        let name = summary.name().to_owned();
+        if let Some(service) = summary.managed_by() {
+            sorted.service_linked.push((name, service.to_owned()));
+        } else if *summary.status() == AnalyzerStatus::Active {
+            sorted.active.push(Analyzer {
+                name,
+                arn: summary.arn().to_owned(),
+            });
+        } else {
+            sorted
+                .inactive
+                .push((name, summary.status().as_str().to_owned()));
+        }
+    }
+    sorted
+}
+
 /// Sorts a failure into an outcome. `GetArchiveRule` answers ResourceNotFound both for a missing
 /// rule and a missing analyzer; only then is the analyzer looked up, so the happy path makes no
-/// extra call.
+/// extra call. Only an answer of "not found" makes "no analyzer" or "no rule": a lookup that is
+/// denied or fails otherwise is reported as that.
 async fn classify(
     client: &aws_sdk_accessanalyzer::Client,
     analyzer: &Analyzer,
     error: ProviderError,
+    check: &RegionCheck,
 ) -> (Outcome, String) {
-    match error {
-        ProviderError::AnalyzerMissing { .. } | ProviderError::AnalyzerNotFound { .. } => (
+    let missing = || {
+        (
             Outcome::NoAnalyzer,
             format!("analyzer {} does not exist in this region", analyzer.name),
-        ),
+        )
+    };
+    match error {
+        ProviderError::AnalyzerMissing { .. } | ProviderError::AnalyzerNotFound { .. } => missing(),
         ProviderError::RuleNotFound { rule, .. } => {
             match client
                 .get_analyzer()
@@ -448,32 +513,64 @@ async fn classify(
                 .send()
                 .await
             {
-                Err(e) if describe_error(&e).0.as_deref() == Some("ResourceNotFoundException") => (
-                    Outcome::NoAnalyzer,
-                    format!("analyzer {} does not exist in this region", analyzer.name),
-                ),
-                _ => (
+                Ok(_) => (
                     Outcome::NoRule,
                     format!(
                         "archive rule {rule} does not exist on analyzer {}",
                         analyzer.name
                     ),
                 ),
+                Err(e) => match describe_error(&e) {
+                    (Some(code), _) if code == "ResourceNotFoundException" => missing(),
+                    (code, message) => outcome_of(
+                        code.as_deref(),
+                        format!(
+                            "archive rule {rule} was not found, and GetAnalyzer could not tell whether analyzer {} exists: {message}",
+                            analyzer.name
+                        ),
+                        check,
+                    ),
+                },
             }
         }
         ProviderError::Aws { ref source, .. } => {
-            (classify_code(source.code.as_deref()), error.to_string())
+            outcome_of(source.code.as_deref(), error.to_string(), check)
         }
         other => (Outcome::Error, other.to_string()),
     }
 }
 
-fn classify_code(code: Option<&str>) -> Outcome {
+/// What an AWS error code means for a target, and the detail that says so.
+///
+/// A region the account has not enabled answers every call as if the credentials did not exist —
+/// `UnrecognizedClientException` "The security token included in the request is invalid." (JSON
+/// services such as Access Analyzer), `AuthFailure` (EC2), `InvalidClientTokenId` (STS) — with
+/// nothing that names the region. The credentials were accepted already (by STS, which issued
+/// them or answered `GetCallerIdentity`), so where `DescribeRegions` could not say whether the
+/// region is enabled, that answer is taken as "region not enabled", never as "access denied".
+/// Where it listed the region as enabled, the answer is an error of its own.
+fn outcome_of(code: Option<&str>, message: String, check: &RegionCheck) -> (Outcome, String) {
     match code {
-        Some("AccessDeniedException" | "AccessDenied" | "UnrecognizedClientException") => {
-            Outcome::AccessDenied
+        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
+            (Outcome::AccessDenied, message)
         }
-        _ => Outcome::Error,
+        Some("UnrecognizedClientException" | "InvalidClientTokenId" | "AuthFailure") => {
+            match check {
+                RegionCheck::Unverified(why) => (
+                    Outcome::RegionNotEnabled,
+                    format!(
+                        "the region did not recognize the account's credentials, which is how AWS answers in a region the account has not enabled (the enabled regions could not be read: {why}): {message}"
+                    ),
+                ),
+                RegionCheck::Listed => (
+                    Outcome::Error,
+                    format!(
+                        "{message} (the region is enabled in this account, yet does not recognize its credentials; a session token from the global STS endpoint is valid only in the regions enabled by default)"
+                    ),
+                ),
+            }
+        }
+        _ => (Outcome::Error, message),
     }
 }
 
@@ -539,5 +636,104 @@ fn print_reports(args: &SweepArgs, reports: &[TargetReport]) {
                 }
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_accessanalyzer::primitives::DateTime;
+    use aws_sdk_accessanalyzer::types::Type;
+
+    use super::*;
+
+    fn summary(name: &str, status: AnalyzerStatus, managed_by: Option<&str>) -> AnalyzerSummary {
+        AnalyzerSummary::builder()
+            .arn(format!(
+                "arn:aws:access-analyzer:us-east-1:200000000001:analyzer/{name}"
+            ))
+            .name(name)
+            .r#type(Type::AccountUnusedAccess)
+            .created_at(DateTime::from_secs(0))
+            .status(status)
+            .set_managed_by(managed_by.map(str::to_owned))
+            .build()
+            .expect("every required member")
+    }
+
+    #[test]
+    fn only_active_customer_analyzers_count_and_service_linked_ones_are_set_apart() {
+        let sorted = sort_analyzers(&[
+            summary("mine", AnalyzerStatus::Active, None),
+            summary("new", AnalyzerStatus::Creating, None),
+            summary("off", AnalyzerStatus::Disabled, None),
+            summary("broken", AnalyzerStatus::Failed, None),
+            summary(
+                "_AccessAnalyzerForSecurityHubV2-1",
+                AnalyzerStatus::Active,
+                Some("securityhubv2.amazonaws.com"),
+            ),
+        ]);
+        assert_eq!(
+            sorted
+                .active
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>(),
+            ["mine"]
+        );
+        assert_eq!(
+            sorted.service_linked,
+            [(
+                "_AccessAnalyzerForSecurityHubV2-1".to_owned(),
+                "securityhubv2.amazonaws.com".to_owned()
+            )]
+        );
+        let inactive: Vec<&str> = sorted.inactive.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(inactive, ["CREATING", "DISABLED", "FAILED"]);
+    }
+
+    #[test]
+    fn an_unrecognized_token_is_a_region_not_enabled_only_where_the_region_list_was_unknown() {
+        let unknown = RegionCheck::Unverified("ec2:DescribeRegions: UnauthorizedOperation".into());
+        for code in [
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "AuthFailure",
+        ] {
+            let (outcome, detail) = outcome_of(Some(code), "m".into(), &unknown);
+            assert_eq!(outcome, Outcome::RegionNotEnabled, "{code}");
+            assert!(detail.contains("UnauthorizedOperation"), "{detail}");
+            let (outcome, _) = outcome_of(Some(code), "m".into(), &RegionCheck::Listed);
+            assert_eq!(outcome, Outcome::Error, "{code}");
+        }
+        for code in [
+            "AccessDeniedException",
+            "AccessDenied",
+            "UnauthorizedOperation",
+        ] {
+            assert_eq!(
+                outcome_of(Some(code), "m".into(), &unknown).0,
+                Outcome::AccessDenied
+            );
+        }
+        assert_eq!(
+            outcome_of(Some("ThrottlingException"), "m".into(), &unknown).0,
+            Outcome::Error
+        );
+        assert_eq!(
+            outcome_of(None, "timeout".into(), &unknown).0,
+            Outcome::Error
+        );
+    }
+
+    #[test]
+    fn skipped_is_nothing_to_apply_and_has_one_spelling() {
+        assert!(!Outcome::Skipped.is_failure());
+        assert_eq!(Outcome::Skipped.key(), "skipped");
+        assert_eq!(
+            serde_json::to_value(Outcome::Skipped).unwrap(),
+            serde_json::json!("skipped")
+        );
+        assert_eq!(Outcome::Skipped.label(), "skipped (service-linked)");
     }
 }

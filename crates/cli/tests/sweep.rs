@@ -1,9 +1,11 @@
 //! The `applied-archive-rule` binary against an emulated Organization: STS, Organizations, EC2
 //! `DescribeRegions` and Access Analyzer in every (account, region), on one loopback endpoint.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use testkit::access_analyzer::{Fault, FindingSeed, FindingStatus};
-use testkit::organization::{AccountSpec, OrgEmulator, OrgSpec};
+use testkit::organization::{AccountSpec, AnalyzerStatus, OrgEmulator, OrgSpec};
 
 const ANALYZER: &str = "account-analyzer";
 const RULE: &str = "vendor-roles";
@@ -27,11 +29,16 @@ impl Run {
     }
 }
 
+/// Far longer than any run here takes; a run that outlives it hangs, and fails the test rather
+/// than the whole suite.
+const HUNG_RUN: Duration = Duration::from_secs(600);
+
 /// Runs the CLI as the management account's caller, with nothing of the developer's environment.
 async fn cli(org: &OrgEmulator, args: &[&str]) -> Run {
     let (key, secret) = org.management_credentials();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_applied-archive-rule"))
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_applied-archive-rule"))
         .args(args)
+        .kill_on_drop(true)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
@@ -42,8 +49,10 @@ async fn cli(org: &OrgEmulator, args: &[&str]) -> Run {
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", HOME_REGION)
         .env("AWS_ENDPOINT_URL", org.endpoint_url())
-        .output()
+        .output();
+    let output = tokio::time::timeout(HUNG_RUN, run)
         .await
+        .unwrap_or_else(|_| panic!("the CLI never finished: {args:?}"))
         .expect("the CLI runs");
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -132,6 +141,18 @@ fn outcomes(report: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Every target was applied except (`account`, `region`), whose outcome is `outcome`.
+fn assert_applied_except(report: &Value, account: &str, region: &str, outcome: &str) {
+    for (a, r, o) in outcomes(report) {
+        let expected = if a == account && r == region {
+            outcome
+        } else {
+            "applied"
+        };
+        assert_eq!(o, expected, "{a} {r}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_target_is_applied_and_each_role_is_assumed_once() {
     let org = organization(OrgSpec::generated(6)).await;
@@ -198,14 +219,33 @@ async fn an_account_that_denies_the_role_is_reported_and_the_rest_are_applied() 
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_region_not_enabled_in_an_account_is_skipped_without_a_call() {
+/// Three accounts; only the returned one enabled eu-south-1, where its analyzer has no rule.
+async fn one_account_opted_in_to_eu_south_1() -> (OrgEmulator, String) {
     let mut spec = OrgSpec::generated(2);
     spec.accounts[1].opt_in_regions = vec!["eu-south-1".to_owned()];
     let opted_in = spec.accounts[1].id.clone();
     let org = organization(spec).await;
     org.access_analyzer(&opted_in, "eu-south-1")
         .add_analyzer(ANALYZER, "ACCOUNT");
+    (org, opted_in)
+}
+
+/// eu-south-1 is "no rule" in the account that enabled it, "region not enabled" in the others.
+fn assert_only_the_opted_in_account_reaches_eu_south_1(report: &Value, opted_in: &str) {
+    for (account, region, outcome) in outcomes(report) {
+        assert_eq!(region, "eu-south-1");
+        let expected = if account == opted_in {
+            "no-rule"
+        } else {
+            "region-not-enabled"
+        };
+        assert_eq!(outcome, expected, "{account}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_not_enabled_in_an_account_is_skipped_without_a_call() {
+    let (org, opted_in) = one_account_opted_in_to_eu_south_1().await;
 
     let args = [
         "sweep",
@@ -227,15 +267,7 @@ async fn a_region_not_enabled_in_an_account_is_skipped_without_a_call() {
         "nothing to apply is not a failure: {}",
         run.stderr
     );
-    for (account, region, outcome) in outcomes(&run.json()) {
-        assert_eq!(region, "eu-south-1");
-        let expected = if account == opted_in {
-            "no-rule"
-        } else {
-            "region-not-enabled"
-        };
-        assert_eq!(outcome, expected, "{account}");
-    }
+    assert_only_the_opted_in_account_reaches_eu_south_1(&run.json(), &opted_in);
     let refused = org
         .requests()
         .into_iter()
@@ -301,27 +333,9 @@ async fn a_failing_target_does_not_stop_the_others() {
 
     assert_eq!(run.code, 1);
     let report = run.json();
-    for (account, region, outcome) in outcomes(&report) {
-        let expected = if account == broken && region == "eu-west-1" {
-            "error"
-        } else {
-            "applied"
-        };
-        assert_eq!(outcome, expected, "{account} {region}");
-    }
-    let failed = report["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["outcome"] == json!("error"))
-        .unwrap();
-    assert!(
-        failed["detail"]
-            .as_str()
-            .unwrap()
-            .contains("ValidationException"),
-        "{failed}"
-    );
+    assert_applied_except(&report, &broken, "eu-west-1", "error");
+    let failed = detail_of(&report, "error");
+    assert!(failed.contains("ValidationException"), "{failed}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -444,6 +458,22 @@ async fn analyzers_are_found_by_type_and_accounts_by_ou_including_child_ous() {
     );
 }
 
+/// Every account, two regions, a rule that exists nowhere.
+const MISSING_RULE_SWEEP: [&str; 12] = [
+    "sweep",
+    "--role-name",
+    "r",
+    "--all-accounts",
+    "--regions",
+    "us-east-1,eu-west-1",
+    "--analyzer",
+    ANALYZER,
+    "--rule",
+    "no-such-rule",
+    "--output",
+    "json",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_analyzer_or_rule_is_nothing_to_apply() {
     let org = organization(OrgSpec::generated(1)).await;
@@ -451,21 +481,7 @@ async fn a_missing_analyzer_or_rule_is_nothing_to_apply() {
     org.access_analyzer(&member, "eu-west-1")
         .remove_analyzer(ANALYZER);
 
-    let args = [
-        "sweep",
-        "--role-name",
-        "r",
-        "--all-accounts",
-        "--regions",
-        "us-east-1,eu-west-1",
-        "--analyzer",
-        ANALYZER,
-        "--rule",
-        "no-such-rule",
-        "--output",
-        "json",
-    ];
-    let run = cli(&org, &args).await;
+    let run = cli(&org, &MISSING_RULE_SWEEP).await;
 
     assert_eq!(run.code, 0, "{}", run.stderr);
     for (account, region, outcome) in outcomes(&run.json()) {
@@ -606,4 +622,326 @@ async fn invoke_runs_a_sample_event_and_prints_the_response_without_sending_it()
         .access_analyzer(&management, HOME_REGION)
         .archive_rules(ANALYZER)
         .is_empty());
+}
+
+/// The detail of the first target with `outcome`.
+fn detail_of<'a>(report: &'a Value, outcome: &str) -> &'a str {
+    report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["outcome"] == json!(outcome))
+        .and_then(|t| t["detail"].as_str())
+        .unwrap_or_else(|| panic!("no {outcome} target in {report}"))
+}
+
+fn target<'a>(report: &'a Value, account: &str, region: &str) -> &'a Value {
+    report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["account"] == json!(account) && t["region"] == json!(region))
+        .unwrap_or_else(|| panic!("no target {account} {region} in {report}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_access_analyzer_call_ends_its_target_as_an_error_and_the_sweep_finishes() {
+    let org = organization(OrgSpec::generated(2)).await;
+    let stuck = org.spec().accounts[1].id.clone();
+    // Every attempt hangs: the retries cannot rescue it, only the operation timeout ends it.
+    org.fail_next(&stuck, "eu-west-1", "ListArchiveRules", 1000, Fault::Hang);
+
+    let run = cli(&org, &sweep_args(&["--call-timeout", "1"])).await;
+
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_applied_except(&report, &stuck, "eu-west-1", "error");
+    let detail = target(&report, &stuck, "eu-west-1")["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        detail.contains("ListArchiveRules") && detail.contains("operation timeout"),
+        "{detail}"
+    );
+    assert!(
+        org.requests()
+            .iter()
+            .any(|r| r.operation == "ListArchiveRules" && r.status == 0),
+        "the call really hung"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_describe_regions_ends_as_an_error_naming_the_timeout_and_the_other_accounts_are_applied(
+) {
+    let org = organization(OrgSpec::generated(1)).await;
+    let stuck = org.spec().accounts[1].id.clone();
+    let management = org.management_account();
+    org.fail_next(&stuck, "*", "DescribeRegions", 1000, Fault::Hang);
+
+    let run = cli(
+        &org,
+        &[
+            "sweep",
+            "--role-name",
+            "r",
+            "--all-accounts",
+            "--all-regions",
+            "--analyzer",
+            ANALYZER,
+            "--rule",
+            RULE,
+            "--output",
+            "json",
+            "--call-timeout",
+            "1",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let stuck_targets: Vec<&Value> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["account"] == json!(stuck))
+        .collect();
+    assert_eq!(stuck_targets.len(), 1, "{report}");
+    assert_eq!(stuck_targets[0]["outcome"], json!("error"));
+    let detail = stuck_targets[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("DescribeRegions") && detail.contains("timeout"),
+        "{detail}"
+    );
+    for region in REGIONS {
+        assert_eq!(
+            target(&report, &management, region)["outcome"],
+            json!("applied")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_that_is_denied_or_fails_is_never_reported_as_nothing_to_apply() {
+    let org = organization(OrgSpec::generated(2)).await;
+    let denied = org.spec().accounts[1].id.clone();
+    let failing = org.spec().accounts[2].id.clone();
+    // The rule is missing everywhere, so each target asks GetAnalyzer whether the analyzer is.
+    org.fail_next(&denied, "eu-west-1", "GetAnalyzer", 1, Fault::AccessDenied);
+    org.fail_next(&failing, "eu-west-1", "GetAnalyzer", 1, Fault::Validation);
+
+    let run = cli(&org, &MISSING_RULE_SWEEP).await;
+
+    assert_eq!(
+        run.code, 1,
+        "a denied lookup needs a person: {}",
+        run.stderr
+    );
+    let report = run.json();
+    for (account, region, outcome) in outcomes(&report) {
+        let expected = match (account.as_str(), region.as_str()) {
+            (a, "eu-west-1") if a == denied => "access-denied",
+            (a, "eu-west-1") if a == failing => "error",
+            _ => "no-rule",
+        };
+        assert_eq!(outcome, expected, "{account} {region}");
+    }
+    for account in [&denied, &failing] {
+        let detail = target(&report, account, "eu-west-1")["detail"]
+            .as_str()
+            .unwrap();
+        assert!(detail.contains("GetAnalyzer"), "{detail}");
+    }
+
+    // A denied ListAnalyzers is not "no analyzer" either.
+    org.fail_next(
+        &denied,
+        "us-east-1",
+        "ListAnalyzers",
+        1,
+        Fault::AccessDenied,
+    );
+    let by_type = [
+        "sweep",
+        "--role-name",
+        "r",
+        "--all-accounts",
+        "--regions",
+        "us-east-1",
+        "--analyzer-type",
+        "ACCOUNT",
+        "--all-rules",
+        "--output",
+        "json",
+    ];
+    let run = cli(&org, &by_type).await;
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_applied_except(&run.json(), &denied, "us-east-1", "access-denied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn by_type_only_active_analyzers_count_and_service_linked_ones_are_skipped() {
+    let org = OrgEmulator::start(OrgSpec::generated(1))
+        .await
+        .expect("emulator starts");
+    let member = org.spec().accounts[1].id.clone();
+    let unused_rule = json!({"resourceType": {"eq": ["AWS::IAM::Role"]}});
+    let seed = |target: &testkit::organization::AccountRegion, analyzer: &str| {
+        target.add_finding(
+            analyzer,
+            FindingSeed::new(
+                "AWS::IAM::Role",
+                format!("arn:aws:iam::{member}:role/break-glass"),
+            ),
+        );
+        target.put_archive_rule(analyzer, "break-glass", unused_rule.clone());
+    };
+    let east = org.access_analyzer(&member, "us-east-1");
+    east.add_analyzer("unused-access", "ACCOUNT_UNUSED_ACCESS");
+    seed(&east, "unused-access");
+    let linked = east.add_service_linked_analyzer(
+        "SecurityHubV2",
+        "securityhubv2.amazonaws.com",
+        "ACCOUNT_UNUSED_ACCESS",
+    );
+    seed(&east, &linked);
+    let west = org.access_analyzer(&member, "eu-west-1");
+    for (name, status) in [
+        ("unused-new", AnalyzerStatus::Creating),
+        ("unused-failed", AnalyzerStatus::Failed),
+    ] {
+        west.add_analyzer(name, "ACCOUNT_UNUSED_ACCESS");
+        seed(&west, name);
+        west.set_analyzer_status(name, status, None);
+    }
+    let mut args = vec![
+        "sweep",
+        "--role-name",
+        "r",
+        "--accounts",
+        &member,
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--analyzer-type",
+        "ACCOUNT_UNUSED_ACCESS",
+        "--all-rules",
+    ];
+
+    let table = cli(&org, &args).await;
+    args.extend(["--output", "json"]);
+    let run = cli(&org, &args).await;
+
+    assert_eq!(run.code, 0, "skipped is nothing to apply: {}", run.stderr);
+    let report = run.json();
+    let rows: Vec<(String, String, String)> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["region"].as_str().unwrap().to_owned(),
+                t["analyzer"].as_str().unwrap_or("-").to_owned(),
+                t["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let row = |region: &str, analyzer: &str, outcome: &str| {
+        (region.to_owned(), analyzer.to_owned(), outcome.to_owned())
+    };
+    assert_eq!(
+        rows,
+        [
+            row("eu-west-1", "-", "no-analyzer"),
+            row("us-east-1", &linked, "skipped"),
+            row("us-east-1", "unused-access", "applied"),
+        ]
+    );
+    let skipped = detail_of(&report, "skipped");
+    assert!(skipped.contains("securityhubv2.amazonaws.com"), "{skipped}");
+    let none = target(&report, &member, "eu-west-1")["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        none.contains("unused-new is CREATING") && none.contains("unused-failed is FAILED"),
+        "{none}"
+    );
+    assert_eq!(report["summary"]["outcomes"]["skipped"], json!(1));
+    assert!(
+        table.stdout.contains("skipped (service-linked)"),
+        "{}",
+        table.stdout
+    );
+
+    let touched: Vec<String> = org
+        .requests()
+        .into_iter()
+        .filter(|r| r.service == "access-analyzer" && r.operation != "ListAnalyzers")
+        .map(|r| r.params.to_string())
+        .filter(|p| {
+            ["unused-new", "unused-failed", linked.as_str()]
+                .iter()
+                .any(|n| p.contains(n))
+        })
+        .collect();
+    assert!(
+        touched.is_empty(),
+        "no call names an analyzer that does not count: {touched:?}"
+    );
+    for (target, analyzer) in [
+        (&east, linked.as_str()),
+        (&west, "unused-new"),
+        (&west, "unused-failed"),
+    ] {
+        assert!(
+            target
+                .findings(analyzer)
+                .iter()
+                .all(|f| f.status == FindingStatus::Active),
+            "{analyzer}"
+        );
+    }
+    assert!(east
+        .findings("unused-access")
+        .iter()
+        .all(|f| f.status == FindingStatus::Archived));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_not_enabled_is_reported_so_even_when_describe_regions_cannot_be_read() {
+    let (org, opted_in) = one_account_opted_in_to_eu_south_1().await;
+    // The role may not call ec2:DescribeRegions: every requested region is tried.
+    org.fail_next("*", "*", "DescribeRegions", 1000, Fault::AccessDenied);
+    let mut args = vec![
+        "sweep",
+        "--role-name",
+        "r",
+        "--all-accounts",
+        "--regions",
+        "eu-south-1",
+        "--output",
+        "json",
+    ];
+
+    for selection in [
+        &["--analyzer", ANALYZER, "--all-rules"][..],
+        &["--analyzer", ANALYZER, "--rule", RULE][..],
+        &["--analyzer-type", "ACCOUNT", "--all-rules"][..],
+    ] {
+        args.truncate(8);
+        args.extend_from_slice(selection);
+        let run = cli(&org, &args).await;
+
+        assert_eq!(run.code, 0, "{selection:?}: {}", run.stderr);
+        let report = run.json();
+        assert_only_the_opted_in_account_reaches_eu_south_1(&report, &opted_in);
+        let refused = target(&report, "100000000000", "eu-south-1");
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("UnrecognizedClientException") && detail.contains("DescribeRegions"),
+            "{detail}"
+        );
+    }
 }

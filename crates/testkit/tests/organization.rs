@@ -10,7 +10,7 @@ use aws_sdk_accessanalyzer::{
 use serde_json::{json, Value};
 use testkit::{
     access_analyzer::{Fault, FindingSeed, FindingStatus},
-    organization::{AccountSpec, AccountState, OrgEmulator, OrgSpec},
+    organization::{AccountSpec, AccountState, AnalyzerStatus, OrgEmulator, OrgSpec},
 };
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
@@ -477,17 +477,24 @@ async fn ec2_post(
     region: &str,
     form: &str,
 ) -> (u16, String) {
+    let headers = format!(
+        "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={access_key_id}/20260101/{region}/ec2/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=0\r\nX-Amz-Date: 20260101T000000Z\r\n"
+    );
+    post(emulator, "/", &headers, form).await
+}
+
+/// A POST of `body` to `path`, `headers` (each ending in CRLF) besides Host and Content-Length.
+async fn post(emulator: &OrgEmulator, path: &str, headers: &str, body: &str) -> (u16, String) {
     let address = emulator
         .endpoint_url()
         .trim_start_matches("http://")
         .to_owned();
     let mut stream = TcpStream::connect(&address).await.expect("connects");
     let request = format!(
-        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential={access_key_id}/20260101/{region}/ec2/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=0\r\nX-Amz-Date: 20260101T000000Z\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("sends");
     let mut raw = String::new();
@@ -618,11 +625,174 @@ async fn access_analyzer_refuses_a_region_the_account_has_not_enabled() {
         .await
         .expect_err("a region not enabled is refused");
     assert_eq!(error.code(), Some("UnrecognizedClientException"));
-    assert!(error.message().is_some_and(
-        |message| message.starts_with("The security token included in the request is invalid")
-    ));
+    assert_eq!(
+        error.message(),
+        Some("The security token included in the request is invalid."),
+        "word for word what AWS answers, with nothing that names the region"
+    );
     let raw = error.raw_response().expect("a response");
     assert_eq!(raw.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn analyzers_that_are_not_active_or_are_service_linked_read_as_the_model_has_them() {
+    let emulator = OrgEmulator::start(OrgSpec::generated(1))
+        .await
+        .expect("emulator starts");
+    let target = emulator.access_analyzer(MEMBER, "us-east-1");
+    target.add_analyzer("unused-access", "ACCOUNT_UNUSED_ACCESS");
+    target.add_analyzer("being-made", "ACCOUNT_UNUSED_ACCESS");
+    target.set_analyzer_status("being-made", AnalyzerStatus::Creating, None);
+    target.add_analyzer("broken", "ACCOUNT_UNUSED_ACCESS");
+    target.set_analyzer_status(
+        "broken",
+        AnalyzerStatus::Failed,
+        Some("SERVICE_LINKED_ROLE_CREATION_FAILED"),
+    );
+    let linked = target.add_service_linked_analyzer(
+        "SecurityHubV2",
+        "securityhubv2.amazonaws.com",
+        "ACCOUNT_UNUSED_ACCESS",
+    );
+    assert!(
+        linked.starts_with("_AccessAnalyzerForSecurityHubV2-"),
+        "{linked}"
+    );
+    target.put_archive_rule(
+        &linked,
+        "service-rule",
+        json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}),
+    );
+    let client = access_analyzer(&emulator, assume(&emulator, MEMBER).await, "us-east-1");
+
+    let listed = client
+        .list_analyzers()
+        .send()
+        .await
+        .expect("ListAnalyzers answers");
+    let summary = |name: &str| {
+        listed
+            .analyzers()
+            .iter()
+            .find(|a| a.name() == name)
+            .unwrap_or_else(|| panic!("{name} listed"))
+            .clone()
+    };
+    assert_eq!(summary("unused-access").status().as_str(), "ACTIVE");
+    assert_eq!(summary("unused-access").managed_by(), None);
+    assert_eq!(summary("being-made").status().as_str(), "CREATING");
+    assert_eq!(summary("broken").status().as_str(), "FAILED");
+    assert_eq!(
+        summary("broken")
+            .status_reason()
+            .map(|reason| reason.code().as_str()),
+        Some("SERVICE_LINKED_ROLE_CREATION_FAILED")
+    );
+    assert_eq!(
+        summary(&linked).managed_by(),
+        Some("securityhubv2.amazonaws.com")
+    );
+    let got = client
+        .get_analyzer()
+        .analyzer_name(&linked)
+        .send()
+        .await
+        .expect("a service-linked analyzer can be read");
+    assert_eq!(
+        got.analyzer().and_then(|a| a.managed_by()),
+        Some("securityhubv2.amazonaws.com")
+    );
+
+    let refused = client
+        .list_archive_rules()
+        .analyzer_name(&linked)
+        .send()
+        .await
+        .expect_err("its rules belong to the managing service");
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    let refused = client
+        .apply_archive_rule()
+        .analyzer_arn(target.analyzer_arn(&linked))
+        .rule_name("service-rule")
+        .send()
+        .await
+        .expect_err("it cannot be applied");
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    assert_eq!(target.archive_rules(&linked).len(), 1, "nothing changed");
+
+    // Re-adding an analyzer makes it ACTIVE and customer-managed again.
+    target.add_analyzer("broken", "ACCOUNT_UNUSED_ACCESS");
+    let got = client
+        .get_analyzer()
+        .analyzer_name("broken")
+        .send()
+        .await
+        .expect("GetAnalyzer answers");
+    let analyzer = got.analyzer().expect("an analyzer");
+    assert_eq!(analyzer.status().as_str(), "ACTIVE");
+    assert!(analyzer.status_reason().is_none());
+}
+
+#[tokio::test]
+async fn the_control_plane_adds_service_linked_and_inactive_analyzers() {
+    let emulator = OrgEmulator::start(OrgSpec::generated(1))
+        .await
+        .expect("emulator starts");
+    let json_header = "Content-Type: application/json\r\n";
+    let add = |body: Value| {
+        let emulator = emulator.clone();
+        async move {
+            post(
+                &emulator,
+                "/_emulator/analyzers",
+                json_header,
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+    let (status, body) = add(json!({
+        "account": MEMBER, "region": "eu-west-1", "type": "ACCOUNT_UNUSED_ACCESS",
+        "serviceName": "SecurityHubV2", "managedBy": "securityhubv2.amazonaws.com",
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let linked: Value = serde_json::from_str(&body).expect("JSON");
+    let linked = linked["name"].as_str().expect("a name").to_owned();
+    let (status, _) = add(json!({
+        "account": MEMBER, "region": "eu-west-1", "type": "ACCOUNT",
+        "name": "turned-off", "status": "DISABLED", "statusReason": "AWS_SERVICE_ACCESS_DISABLED",
+    }))
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = add(json!({
+        "account": MEMBER, "region": "eu-west-1", "type": "ACCOUNT", "status": "ASLEEP", "name": "x",
+    }))
+    .await;
+    assert_eq!(status, 400, "an unknown status is refused");
+
+    let client = access_analyzer(&emulator, assume(&emulator, MEMBER).await, "eu-west-1");
+    let listed = client
+        .list_analyzers()
+        .send()
+        .await
+        .expect("ListAnalyzers answers");
+    let seen: Vec<(&str, &str, Option<&str>)> = listed
+        .analyzers()
+        .iter()
+        .map(|a| (a.name(), a.status().as_str(), a.managed_by()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                linked.as_str(),
+                "ACTIVE",
+                Some("securityhubv2.amazonaws.com")
+            ),
+            ("turned-off", "DISABLED", None),
+        ]
+    );
 }
 
 #[tokio::test]

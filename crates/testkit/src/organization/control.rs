@@ -1,5 +1,6 @@
-//! The JSON control plane under `/_emulator/`, for the Python benchmark baseline: the request
-//! record with its timings, the findings of one (account, region), faults and latency.
+//! The JSON control plane under `/_emulator/`, for the Python benchmark baseline and for trying the
+//! command line by hand: the request record with its timings, the findings of one (account,
+//! region), faults, latency, and analyzers that are not ACTIVE or are service-linked.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,7 +15,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::Org;
+use super::{AccountRegion, AnalyzerStatus, Org};
 use crate::access_analyzer::{control::parse_fault, service};
 
 pub(crate) fn router() -> Router<Arc<Org>> {
@@ -27,6 +28,7 @@ pub(crate) fn router() -> Router<Arc<Org>> {
         .route("/_emulator/assume-role-calls", get(assume_role_calls))
         .route("/_emulator/faults", post(add_fault))
         .route("/_emulator/latency", post(set_latency))
+        .route("/_emulator/analyzers", post(add_analyzer))
 }
 
 fn bad_request(message: String) -> Response {
@@ -140,4 +142,65 @@ async fn set_latency(AxumState(org): AxumState<Arc<Org>>, body: Bytes) -> Respon
         None => inner.latency = latency,
     }
     Json(json!({})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnalyzerRequest {
+    account: String,
+    region: String,
+    #[serde(rename = "type")]
+    analyzer_type: String,
+    name: Option<String>,
+    status: Option<String>,
+    status_reason: Option<String>,
+    service_name: Option<String>,
+    managed_by: Option<String>,
+}
+
+fn parse_status(status: &str) -> Option<AnalyzerStatus> {
+    [
+        AnalyzerStatus::Active,
+        AnalyzerStatus::Creating,
+        AnalyzerStatus::Disabled,
+        AnalyzerStatus::Failed,
+    ]
+    .into_iter()
+    .find(|candidate| candidate.as_str() == status)
+}
+
+async fn add_analyzer(AxumState(org): AxumState<Arc<Org>>, body: Bytes) -> Response {
+    let request: AnalyzerRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(format!("invalid request: {error}")),
+    };
+    let status = match request.status.as_deref().map(parse_status) {
+        None => None,
+        Some(Some(status)) => Some(status),
+        Some(None) => return bad_request("status is ACTIVE, CREATING, DISABLED or FAILED".into()),
+    };
+    let target = AccountRegion::new(&org, &request.account, &request.region);
+    let name = match (request.managed_by, request.service_name, request.name) {
+        (Some(managed_by), Some(service_name), None) => {
+            target.add_service_linked_analyzer(&service_name, &managed_by, &request.analyzer_type)
+        }
+        (None, None, Some(name)) => {
+            target.add_analyzer(&name, &request.analyzer_type);
+            name
+        }
+        _ => {
+            return bad_request(
+                "give a name, or managedBy and serviceName for a service-linked analyzer".into(),
+            )
+        }
+    };
+    if status.is_some() || request.status_reason.is_some() {
+        target.set_analyzer_status(
+            &name,
+            status.unwrap_or(AnalyzerStatus::Active),
+            request.status_reason.as_deref(),
+        );
+    }
+    let arn = target.analyzer_arn(&name);
+    Json(json!({ "name": name, "arn": arn })).into_response()
 }

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{ec2, organizations, sts, Org, OrgRequest, Principal};
+use super::{analyzers, ec2, organizations, sts, Org, OrgRequest, Principal};
 use crate::access_analyzer::{
     service,
     wire::{self, ApiError, Call, Operation},
@@ -225,7 +225,7 @@ async fn answer(
     let region = target.region.unwrap_or_default();
     let region_matters = matches!(service, Service::AccessAnalyzer | Service::Ec2);
     if region_matters && !org.region_enabled(&principal.account, region) {
-        return Err(region_not_enabled(service, region));
+        return Err(region_not_enabled(service));
     }
     if let Some(error) = parsed.error {
         return Err(error);
@@ -267,8 +267,10 @@ async fn answer(
         }
         Service::AccessAnalyzer => {
             let call = call.expect("an Access Analyzer request has its operation");
+            analyzers::refuse_service_linked(org, &principal.account, region, &call)?;
             let state = org.analyzer_state(&principal.account, region);
-            let body = service::execute(&state, &call)?;
+            let mut body = service::execute(&state, &call)?;
+            analyzers::describe(org, &principal.account, region, call.operation, &mut body);
             Ok(wire::json_response(StatusCode::OK, &body, request_id))
         }
     }
@@ -348,14 +350,15 @@ fn invalid_token(service: Service) -> ApiError {
 }
 
 /// A region the account has not enabled does not know the account's credentials: AWS answers
-/// as for a key it never issued.
-fn region_not_enabled(service: Service, region: &str) -> ApiError {
-    let mut error = invalid_token(service);
-    error.message = format!(
-        "{} (region {region} is not enabled for this account)",
-        error.message
-    );
-    error
+/// exactly as for a key it never issued, with nothing that names the region, so a client cannot
+/// tell the two apart from the answer alone. Reported answers from regions not enabled:
+/// JSON services `UnrecognizedClientException` "The security token included in the request is
+/// invalid." (epsagon/clear-lambda-storage#9, Lambda in ap-east-1), EC2 401 `AuthFailure` "AWS
+/// was not able to validate the provided access credentials" (turbot/steampipe-plugin-aws#75,
+/// fog/fog-aws#585, cloud-custodian/cloud-custodian#4006), STS 403 `InvalidClientTokenId`
+/// (remotion-dev/github-unwrapped-2022#34, eu-south-1).
+fn region_not_enabled(service: Service) -> ApiError {
+    invalid_token(service)
 }
 
 /// The error a fault answers in a service other than Access Analyzer; `None` for a hang.

@@ -14,7 +14,9 @@
 //! What moto's server cannot do and a sweep must survive: a role that cannot be assumed
 //! ([`OrgEmulator::deny_assume_role`]), regions enabled per account ([`AccountSpec::opt_in_regions`];
 //! Access Analyzer and EC2 refuse a region that is not, as AWS does), credentials that expire,
-//! accounts that report only the deprecated `Status`, small pages, and faults and latency per
+//! accounts that report only the deprecated `Status`, analyzers that are not `ACTIVE` and
+//! service-linked ones ([`AccountRegion::set_analyzer_status`],
+//! [`AccountRegion::add_service_linked_analyzer`]), small pages, and faults and latency per
 //! (account, region, operation).
 //!
 //! # Control plane
@@ -27,7 +29,11 @@
 //! - `POST /_emulator/faults {account, region, operation, count?, fault, retryAfterSeconds?}`
 //!   (`*` matches any account or region)
 //! - `POST /_emulator/latency {millis, service?}`
+//! - `POST /_emulator/analyzers {account, region, type, name?, status?, statusReason?,
+//!   serviceName?, managedBy?}` → `{name, arn}`: adds an analyzer with no rules; with `managedBy`
+//!   (and `serviceName`) a service-linked one, named for the service
 
+mod analyzers;
 mod control;
 mod ec2;
 mod http;
@@ -43,6 +49,8 @@ use std::{
 
 use serde::Serialize;
 use serde_json::Value;
+
+pub use analyzers::AnalyzerStatus;
 
 use crate::{
     access_analyzer::{
@@ -301,6 +309,9 @@ struct OrgInner {
     denied: HashSet<String>,
     assume_role_calls: HashMap<String, usize>,
     analyzers: BTreeMap<(String, String), Arc<access_analyzer::State>>,
+    /// Status and manager per (account, region, analyzer name); absent: ACTIVE, customer-managed.
+    overlays: HashMap<(String, String, String), analyzers::Overlay>,
+    service_linked_created: u64,
     faults: Vec<FaultRule>,
     latency: Duration,
     service_latency: HashMap<String, Duration>,
@@ -345,6 +356,8 @@ impl Org {
                 denied,
                 assume_role_calls: HashMap::new(),
                 analyzers: BTreeMap::new(),
+                overlays: HashMap::new(),
+                service_linked_created: 0,
                 faults: Vec::new(),
                 latency: Duration::ZERO,
                 service_latency: HashMap::new(),
@@ -405,6 +418,25 @@ impl Org {
                 access_analyzer::State::with_id_namespace(config, namespace)
             })
             .clone()
+    }
+
+    /// What the organization lays over an analyzer's summary.
+    fn overlay(&self, account: &str, region: &str, name: &str) -> analyzers::Overlay {
+        self.lock()
+            .overlays
+            .get(&(account.to_owned(), region.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn set_overlay(&self, account: &str, region: &str, name: &str, overlay: analyzers::Overlay) {
+        let key = (account.to_owned(), region.to_owned(), name.to_owned());
+        let mut inner = self.lock();
+        if overlay == analyzers::Overlay::default() {
+            inner.overlays.remove(&key);
+        } else {
+            inner.overlays.insert(key, overlay);
+        }
     }
 
     fn next_request_id(&self) -> String {
@@ -529,11 +561,7 @@ impl OrgEmulator {
     /// The Access Analyzer of one account and region, to seed and inspect. It exists whether or
     /// not the region is enabled in the account (a call there is refused all the same).
     pub fn access_analyzer(&self, account: &str, region: &str) -> AccountRegion {
-        AccountRegion {
-            state: self.org.analyzer_state(account, region),
-            account: account.to_owned(),
-            region: region.to_owned(),
-        }
+        AccountRegion::new(&self.org, account, region)
     }
 
     /// From now on `AssumeRole` into `account` is refused with `AccessDenied`.
@@ -610,6 +638,7 @@ impl OrgEmulator {
 #[derive(Clone)]
 pub struct AccountRegion {
     state: Arc<access_analyzer::State>,
+    org: Arc<Org>,
     account: String,
     region: String,
 }
@@ -624,6 +653,15 @@ impl fmt::Debug for AccountRegion {
 }
 
 impl AccountRegion {
+    fn new(org: &Arc<Org>, account: &str, region: &str) -> AccountRegion {
+        AccountRegion {
+            state: org.analyzer_state(account, region),
+            org: org.clone(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+        }
+    }
+
     pub fn account(&self) -> &str {
         &self.account
     }
@@ -636,13 +674,74 @@ impl AccountRegion {
         self.state.analyzer_arn(name)
     }
 
-    /// Adds an analyzer (replacing one of the same name) and returns its ARN.
+    /// Adds an ACTIVE, customer-managed analyzer (replacing one of the same name) and returns its
+    /// ARN.
     pub fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
+        self.forget_overlay(name);
         self.state.add_analyzer(name, analyzer_type)
     }
 
     pub fn remove_analyzer(&self, name: &str) {
+        self.forget_overlay(name);
         self.state.remove_analyzer(name);
+    }
+
+    /// Adds a service-linked analyzer, as `CreateServiceLinkedAnalyzer` called by an AWS service
+    /// would, and returns its name, `_AccessAnalyzerFor{service_name}-{Id}`. `GetAnalyzer` and
+    /// `ListAnalyzers` report `managedBy: managed_by` (e.g. `securityhubv2.amazonaws.com`); every
+    /// other call naming it is refused with `AccessDeniedException`. Seed its rules and findings
+    /// with [`AccountRegion::put_archive_rule`] and [`AccountRegion::add_finding`].
+    pub fn add_service_linked_analyzer(
+        &self,
+        service_name: &str,
+        managed_by: &str,
+        analyzer_type: &str,
+    ) -> String {
+        let id = {
+            let mut inner = self.org.lock();
+            inner.service_linked_created += 1;
+            inner.service_linked_created
+        };
+        let name = analyzers::service_linked_name(service_name, id);
+        self.state.add_analyzer(&name, analyzer_type);
+        let overlay = analyzers::Overlay {
+            managed_by: Some(managed_by.to_owned()),
+            ..analyzers::Overlay::default()
+        };
+        self.org
+            .set_overlay(&self.account, &self.region, &name, overlay);
+        name
+    }
+
+    /// Sets the `status` (and `statusReason`, a `ReasonCode` such as
+    /// `SERVICE_LINKED_ROLE_CREATION_FAILED`) that `GetAnalyzer` and `ListAnalyzers` report for
+    /// an analyzer. Only the reports change: the emulator still serves the analyzer's other calls.
+    pub fn set_analyzer_status(
+        &self,
+        name: &str,
+        status: AnalyzerStatus,
+        status_reason: Option<&str>,
+    ) {
+        let overlay = analyzers::Overlay {
+            status,
+            status_reason: status_reason.map(str::to_owned),
+            ..self.overlay(name)
+        };
+        self.org
+            .set_overlay(&self.account, &self.region, name, overlay);
+    }
+
+    fn overlay(&self, name: &str) -> analyzers::Overlay {
+        self.org.overlay(&self.account, &self.region, name)
+    }
+
+    fn forget_overlay(&self, name: &str) {
+        self.org.set_overlay(
+            &self.account,
+            &self.region,
+            name,
+            analyzers::Overlay::default(),
+        );
     }
 
     /// Adds a finding as the analyzer would on discovering it (its archive rules apply).
