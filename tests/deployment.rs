@@ -220,3 +220,67 @@ fn the_lambda_binary_links_none_of_the_command_line_crates() {
         );
     }
 }
+
+/// The fenced ```json block that follows `heading` in a Markdown file, parsed.
+fn json_block_after(markdown: &str, heading: &str) -> Value {
+    let (_, after) = markdown
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?}"));
+    let (_, block) = after
+        .split_once("```json\n")
+        .unwrap_or_else(|| panic!("no ```json block after {heading:?}"));
+    let (json, _) = block.split_once("\n```").expect("the block is closed");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("the block after {heading:?}: {e}"))
+}
+
+/// A policy element that is a string or a list of strings, as a list.
+fn strings(element: &Value) -> Vec<&str> {
+    match element {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The SCP in docs/deploy.md must cover every way to invoke or reconfigure the provider: the
+/// unqualified ARN names only `$LATEST` called without a qualifier, so without `:*` an
+/// `Invoke --qualifier $LATEST` (or a version, or an alias) is not denied. `lambda:InvokeAsync`
+/// is deprecated but still an action of its own in the Lambda API.
+#[test]
+fn the_documented_scp_denies_every_invocation_of_the_provider_qualified_or_not() {
+    let scp = json_block_after(&read("docs/deploy.md"), "## Who may invoke the provider");
+    let function = "arn:aws:lambda:*:*:function:applied-archive-rule-provider";
+    let qualified = format!("{function}:*");
+    let statements = scp["Statement"].as_array().expect("Statement is a list");
+    let statement_with = |action: &str| {
+        statements
+            .iter()
+            .find(|s| strings(&s["Action"]).contains(&action))
+            .unwrap_or_else(|| panic!("no statement names {action}"))
+    };
+    for action in [
+        "lambda:InvokeFunction",
+        "lambda:InvokeAsync",
+        "lambda:InvokeFunctionUrl",
+        "lambda:UpdateFunctionCode",
+        "lambda:AddPermission",
+        "lambda:PutFunctionEventInvokeConfig",
+        "lambda:DeleteFunctionCodeSigningConfig",
+    ] {
+        let statement = statement_with(action);
+        assert_eq!(statement["Effect"], "Deny", "{action}");
+        let resources = strings(&statement["Resource"]);
+        assert!(
+            resources.contains(&function) && resources.contains(&qualified.as_str()),
+            "{action} is denied on {resources:?}: both {function} and {qualified} are needed"
+        );
+        let exempt = strings(&statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
+        assert!(
+            exempt.contains(&"arn:aws:iam::*:role/stacksets-exec-*"),
+            "{action}: the StackSet execution role stays able to run the stack"
+        );
+    }
+    // Service control policies are limited to 5,120 characters.
+    let text = serde_json::to_string(&scp).expect("serialises");
+    assert!(text.len() <= 5120, "the SCP is {} characters", text.len());
+}
