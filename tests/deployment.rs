@@ -1,5 +1,7 @@
 //! What a user deploys and copies stays true to the code: the templates' IAM policy allows exactly the
-//! Access Analyzer operations the provider calls, and the sample events run against the emulator.
+//! Access Analyzer operations the provider calls, their parameters shape the role and the function
+//! as the docs say, the docs' SCP covers every way in, and the sample events run against the
+//! emulator.
 
 mod common;
 
@@ -10,7 +12,11 @@ use common::*;
 use serde_json::{json, Value};
 use testkit::access_analyzer::{Fault, FindingSeed};
 
-const TEMPLATES_WITH_THE_PROVIDER_ROLE: [&str; 2] = ["cfn/provider.yaml", "cfn/stackset.yaml"];
+const TEMPLATES_WITH_THE_PROVIDER_ROLE: [&str; 3] = [
+    "cfn/provider.yaml",
+    "cfn/stackset.yaml",
+    "examples/sam/template.yaml",
+];
 
 fn read(path: &str) -> String {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -219,4 +225,525 @@ fn the_lambda_binary_links_none_of_the_command_line_crates() {
             "bootstrap's dependencies include {extra}"
         );
     }
+}
+
+/// The fenced ```json block that follows `heading` in a Markdown file, parsed.
+fn json_block_after(markdown: &str, heading: &str) -> Value {
+    let (_, after) = markdown
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?}"));
+    let (_, block) = after
+        .split_once("```json\n")
+        .unwrap_or_else(|| panic!("no ```json block after {heading:?}"));
+    let (json, _) = block.split_once("\n```").expect("the block is closed");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("the block after {heading:?}: {e}"))
+}
+
+/// A policy element that is a string or a list of strings, as a list.
+fn strings(element: &Value) -> Vec<&str> {
+    match element {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The SCP in docs/deploy.md must cover every way to invoke or reconfigure the provider: the
+/// unqualified ARN names only `$LATEST` called without a qualifier, so without `:*` an
+/// `Invoke --qualifier $LATEST` (or a version, or an alias) is not denied. `lambda:InvokeAsync`
+/// is deprecated but still an action of its own in the Lambda API.
+#[test]
+fn the_documented_scp_denies_every_invocation_of_the_provider_qualified_or_not() {
+    let scp = json_block_after(&read("docs/deploy.md"), "## Who may invoke the provider");
+    let function = "arn:aws:lambda:*:*:function:applied-archive-rule-provider";
+    let qualified = format!("{function}:*");
+    let statements = scp["Statement"].as_array().expect("Statement is a list");
+    let statement_with = |action: &str| {
+        statements
+            .iter()
+            .find(|s| strings(&s["Action"]).contains(&action))
+            .unwrap_or_else(|| panic!("no statement names {action}"))
+    };
+    for action in [
+        "lambda:InvokeFunction",
+        "lambda:InvokeAsync",
+        "lambda:InvokeFunctionUrl",
+        "lambda:UpdateFunctionCode",
+        "lambda:AddPermission",
+        "lambda:PutFunctionEventInvokeConfig",
+        "lambda:DeleteFunctionCodeSigningConfig",
+    ] {
+        let statement = statement_with(action);
+        assert_eq!(statement["Effect"], "Deny", "{action}");
+        let resources = strings(&statement["Resource"]);
+        assert!(
+            resources.contains(&function) && resources.contains(&qualified.as_str()),
+            "{action} is denied on {resources:?}: both {function} and {qualified} are needed"
+        );
+        let exempt = strings(&statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
+        assert!(
+            exempt.contains(&"arn:aws:iam::*:role/stacksets-exec-*"),
+            "{action}: the StackSet execution role stays able to run the stack"
+        );
+    }
+    // Service control policies are limited to 5,120 characters.
+    let text = serde_json::to_string(&scp).expect("serialises");
+    assert!(text.len() <= 5120, "the SCP is {} characters", text.len());
+}
+
+/// Templates read the way CloudFormation reads them, far enough to check what a set of parameter
+/// values makes of the role and the function: `Ref`, `Fn::Sub`, `Fn::Join`, `Fn::Split`,
+/// `Fn::Select`, `Fn::If` and the condition functions. A resource's own return values
+/// (`Ref` to a resource, `Fn::GetAtt`) stay as `"<Logical>.<Attribute>"` placeholders.
+mod template {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Map, Value};
+
+    pub const PARTITION: &str = "aws";
+    pub const REGION: &str = "us-east-1";
+    pub const ACCOUNT: &str = "123456789012";
+
+    /// A template as JSON, with YAML's short forms (`!Sub x`) turned into the long ones
+    /// (`{"Fn::Sub": x}`), so that one evaluator reads both.
+    pub fn parse(path: &str, text: &str) -> Value {
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        to_json(yaml)
+    }
+
+    fn to_json(yaml: serde_yaml::Value) -> Value {
+        use serde_yaml::Value as Y;
+        match yaml {
+            Y::Null => Value::Null,
+            Y::Bool(b) => Value::Bool(b),
+            Y::Number(n) => serde_json::to_value(n).expect("a YAML number is a JSON number"),
+            Y::String(s) => Value::String(s),
+            Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+            Y::Mapping(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let key = k.as_str().expect("template keys are strings").to_owned();
+                        (key, to_json(v))
+                    })
+                    .collect(),
+            ),
+            Y::Tagged(tagged) => {
+                let name = tagged.tag.to_string();
+                let name = name.trim_start_matches('!');
+                let value = to_json(tagged.value);
+                let (key, value) = match (name, value) {
+                    ("Ref" | "Condition", v) => (name.to_owned(), v),
+                    ("GetAtt", Value::String(s)) => {
+                        let (resource, attribute) = s.split_once('.').expect("!GetAtt A.B");
+                        (
+                            "Fn::GetAtt".to_owned(),
+                            serde_json::json!([resource, attribute]),
+                        )
+                    }
+                    (other, v) => (format!("Fn::{other}"), v),
+                };
+                Value::Object(Map::from_iter([(key, value)]))
+            }
+        }
+    }
+
+    /// One deployment of a template: parameter values given by name, the others at their default.
+    pub struct Deployment<'t> {
+        template: &'t Value,
+        parameters: BTreeMap<String, String>,
+    }
+
+    impl<'t> Deployment<'t> {
+        pub fn new(template: &'t Value, given: &[(&str, &str)]) -> Deployment<'t> {
+            let declared = template["Parameters"].as_object().expect("Parameters");
+            let mut parameters = BTreeMap::new();
+            for (name, declaration) in declared {
+                if let Some(default) = declaration.get("Default") {
+                    let default = match default {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    parameters.insert(name.clone(), default);
+                }
+            }
+            for (name, value) in given {
+                assert!(declared.contains_key(*name), "no parameter {name}");
+                parameters.insert((*name).to_owned(), (*value).to_owned());
+            }
+            Deployment {
+                template,
+                parameters,
+            }
+        }
+
+        /// The resource's properties as CloudFormation would pass them on.
+        pub fn properties(&self, logical_id: &str) -> Value {
+            let resource = &self.template["Resources"][logical_id];
+            assert!(resource.is_object(), "no resource {logical_id}");
+            self.resolve(&resource["Properties"])
+                .unwrap_or_else(|| Value::Object(Map::new()))
+        }
+
+        /// Whether the resource is created (it has no condition, or its condition holds).
+        pub fn creates(&self, logical_id: &str) -> bool {
+            match self.template["Resources"][logical_id]["Condition"].as_str() {
+                Some(condition) => self.condition(condition),
+                None => self.template["Resources"][logical_id].is_object(),
+            }
+        }
+
+        fn condition(&self, name: &str) -> bool {
+            let condition = &self.template["Conditions"][name];
+            assert!(!condition.is_null(), "no condition {name}");
+            self.resolve(condition)
+                .and_then(|v| v.as_bool())
+                .unwrap_or_else(|| panic!("condition {name} is not a boolean"))
+        }
+
+        fn reference(&self, name: &str) -> Option<Value> {
+            let value = match name {
+                "AWS::NoValue" => return None,
+                "AWS::Partition" => PARTITION.to_owned(),
+                "AWS::Region" => REGION.to_owned(),
+                "AWS::AccountId" => ACCOUNT.to_owned(),
+                "AWS::StackName" => "stack".to_owned(),
+                _ => match self.parameters.get(name) {
+                    Some(value) => match self.template["Parameters"][name]["Type"].as_str() {
+                        Some("CommaDelimitedList") => {
+                            return Some(value.split(',').map(Value::from).collect())
+                        }
+                        _ => value.clone(),
+                    },
+                    None => format!("{name}.Ref"),
+                },
+            };
+            Some(Value::String(value))
+        }
+
+        fn text(&self, value: &Value) -> String {
+            match self.resolve(value) {
+                Some(Value::String(s)) => s,
+                Some(Value::Number(n)) => n.to_string(),
+                other => panic!("{value} resolves to {other:?}, not a string"),
+            }
+        }
+
+        fn list(&self, value: &Value) -> Vec<Value> {
+            match self.resolve(value) {
+                Some(Value::Array(items)) => items,
+                other => panic!("{value} resolves to {other:?}, not a list"),
+            }
+        }
+
+        fn substitute(&self, template: &str, variables: &Map<String, Value>) -> String {
+            let mut out = String::new();
+            let mut rest = template;
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let end = rest[start..].find('}').expect("${ is closed") + start;
+                let name = &rest[start + 2..end];
+                out.push_str(&match variables.get(name) {
+                    Some(value) => self.text(value),
+                    None => match name.split_once('.') {
+                        Some(_) if !name.starts_with("AWS::") => name.to_owned(),
+                        _ => self.text(&Value::Object(Map::from_iter([(
+                            "Ref".to_owned(),
+                            Value::from(name),
+                        )]))),
+                    },
+                });
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        }
+
+        /// The value CloudFormation makes of `value`; `None` for `AWS::NoValue`, which removes
+        /// the property or list element that holds it.
+        pub fn resolve(&self, value: &Value) -> Option<Value> {
+            let Value::Object(map) = value else {
+                return Some(match value {
+                    Value::Array(items) => {
+                        Value::Array(items.iter().filter_map(|v| self.resolve(v)).collect())
+                    }
+                    other => other.clone(),
+                });
+            };
+            let function = match map.iter().next() {
+                Some((key, args))
+                    if map.len() == 1
+                        && (key == "Ref" || key == "Condition" || key.starts_with("Fn::")) =>
+                {
+                    (key.as_str(), args)
+                }
+                _ => {
+                    let resolved = map
+                        .iter()
+                        .filter_map(|(k, v)| self.resolve(v).map(|v| (k.clone(), v)))
+                        .collect();
+                    return Some(Value::Object(resolved));
+                }
+            };
+            let arg = |i: usize| &function.1[i];
+            Some(match function.0 {
+                "Ref" => return self.reference(function.1.as_str().expect("Ref names a string")),
+                "Condition" => Value::Bool(self.condition(function.1.as_str().expect("a name"))),
+                "Fn::GetAtt" => Value::String(format!(
+                    "{}.{}",
+                    arg(0).as_str().expect("resource"),
+                    arg(1).as_str().expect("attribute")
+                )),
+                "Fn::ImportValue" => Value::String(format!("import:{}", self.text(function.1))),
+                "Fn::Sub" => Value::String(match function.1 {
+                    Value::String(s) => self.substitute(s, &Map::new()),
+                    _ => self.substitute(
+                        arg(0).as_str().expect("Fn::Sub's string"),
+                        arg(1).as_object().expect("Fn::Sub's variables"),
+                    ),
+                }),
+                "Fn::Join" => {
+                    let delimiter = arg(0).as_str().expect("Fn::Join's delimiter is a literal");
+                    let parts: Vec<String> =
+                        self.list(arg(1)).iter().map(|v| self.text(v)).collect();
+                    Value::String(parts.join(delimiter))
+                }
+                "Fn::Split" => {
+                    let delimiter = arg(0).as_str().expect("Fn::Split's delimiter is a literal");
+                    self.text(arg(1))
+                        .split(delimiter)
+                        .map(Value::from)
+                        .collect()
+                }
+                "Fn::Select" => {
+                    let index: usize = self.text(arg(0)).parse().expect("an index");
+                    let items = self.list(arg(1));
+                    items
+                        .get(index)
+                        .unwrap_or_else(|| panic!("Fn::Select: no element {index} in {items:?}"))
+                        .clone()
+                }
+                "Fn::If" => {
+                    let name = arg(0).as_str().expect("Fn::If names a condition");
+                    return self.resolve(arg(if self.condition(name) { 1 } else { 2 }));
+                }
+                "Fn::Equals" => Value::Bool(self.resolve(arg(0)) == self.resolve(arg(1))),
+                "Fn::Not" => Value::Bool(!self.truth(arg(0))),
+                "Fn::And" => Value::Bool(self.list_of(function.1).iter().all(|c| self.truth(c))),
+                "Fn::Or" => Value::Bool(self.list_of(function.1).iter().any(|c| self.truth(c))),
+                other => panic!("{other} is not evaluated here"),
+            })
+        }
+
+        fn truth(&self, condition: &Value) -> bool {
+            self.resolve(condition)
+                .and_then(|v| v.as_bool())
+                .unwrap_or_else(|| panic!("{condition} is not a condition"))
+        }
+
+        fn list_of<'v>(&self, value: &'v Value) -> &'v Vec<Value> {
+            value.as_array().expect("a list of conditions")
+        }
+    }
+}
+
+/// The provider role's statements in a template, and the function's properties, for one set of
+/// parameter values.
+struct Provider {
+    statements: Vec<Value>,
+    function: Value,
+}
+
+fn deploy_provider(path: &str, parameters: &[(&str, &str)]) -> Provider {
+    let parsed = template::parse(path, &read(path));
+    let deployment = template::Deployment::new(&parsed, parameters);
+    let function = deployment.properties("ProviderFunction");
+    // SAM puts the policy on the function; the plain templates on their role.
+    let statements = match parsed["Resources"]["ProviderRole"].is_object() {
+        true => deployment.properties("ProviderRole")["Policies"][0]["PolicyDocument"]["Statement"]
+            .clone(),
+        false => function["Policies"][0]["Statement"].clone(),
+    };
+    Provider {
+        statements: statements.as_array().expect("statements").clone(),
+        function,
+    }
+}
+
+impl Provider {
+    /// The resources of the statement that allows `action`.
+    fn resources_of(&self, action: &str) -> BTreeSet<String> {
+        let statement = self
+            .statements
+            .iter()
+            .find(|s| strings(&s["Action"]).contains(&action))
+            .unwrap_or_else(|| panic!("no statement allows {action}"));
+        strings(&statement["Resource"])
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn analyzer_arn(name: &str) -> String {
+    format!(
+        "arn:{}:access-analyzer:{}:{}:analyzer/{name}",
+        template::PARTITION,
+        template::REGION,
+        template::ACCOUNT
+    )
+}
+
+/// SPEC §6: the role can be narrowed to named analyzers; by default it covers every analyzer of its
+/// own account and region. With names, the statements name exactly those analyzers (and their
+/// archive rules), and the function is told the same list.
+#[test]
+fn analyzer_names_narrow_the_role_to_exactly_those_analyzers() {
+    for path in TEMPLATES_WITH_THE_PROVIDER_ROLE {
+        for names in [
+            "",
+            "main",
+            "a,b",
+            "external,unused.access,_internal,org-1,org_2",
+        ] {
+            let provider = deploy_provider(path, &[("AnalyzerNames", names)]);
+            let listed: Vec<&str> = names.split(',').filter(|n| !n.is_empty()).collect();
+            let analyzers: BTreeSet<String> = match listed.is_empty() {
+                true => BTreeSet::from([analyzer_arn("*")]),
+                false => listed.iter().map(|n| analyzer_arn(n)).collect(),
+            };
+            let rules: BTreeSet<String> = analyzers
+                .iter()
+                .map(|a| format!("{a}/archive-rule/*"))
+                .collect();
+            for action in [
+                "ApplyArchiveRule",
+                "ListFindings",
+                "ListArchiveRules",
+                "GetAnalyzer",
+            ] {
+                assert_eq!(
+                    provider.resources_of(&format!("access-analyzer:{action}")),
+                    analyzers,
+                    "{path}, AnalyzerNames {names:?}: {action}"
+                );
+            }
+            for action in [
+                "CreateArchiveRule",
+                "UpdateArchiveRule",
+                "GetArchiveRule",
+                "DeleteArchiveRule",
+            ] {
+                assert_eq!(
+                    provider.resources_of(&format!("access-analyzer:{action}")),
+                    rules,
+                    "{path}, AnalyzerNames {names:?}: {action}"
+                );
+            }
+            assert_eq!(
+                provider.function["Environment"]["Variables"]["APPLIED_ARCHIVE_RULE_ANALYZERS"],
+                json!(names),
+                "{path}: the function is told the list"
+            );
+        }
+    }
+}
+
+/// SPEC §6: an optional parameter left empty leaves its property out (Lambda's own behaviour
+/// then), and a value reaches the property unchanged.
+#[test]
+fn the_optional_hardening_parameters_set_their_property_only_when_given() {
+    let csc = "arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdef0";
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    for path in TEMPLATES_WITH_THE_PROVIDER_ROLE {
+        let unset = deploy_provider(path, &[]).function;
+        let set = deploy_provider(
+            path,
+            &[
+                ("CodeSigningConfigArn", csc),
+                ("ReservedConcurrentExecutions", "10"),
+            ],
+        )
+        .function;
+        for (property, value) in [
+            ("CodeSigningConfigArn", csc),
+            ("ReservedConcurrentExecutions", "10"),
+        ] {
+            assert!(unset.get(property).is_none(), "{path}: {property} unset");
+            assert_eq!(set[property], json!(value), "{path}: {property}");
+        }
+        let parsed = template::parse(path, &read(path));
+        if parsed["Parameters"]["LogGroupKmsKeyArn"].is_object() {
+            let log_group = |given: &[(&str, &str)]| {
+                template::Deployment::new(&parsed, given).properties("ProviderLogGroup")
+            };
+            assert!(log_group(&[]).get("KmsKeyId").is_none(), "{path}");
+            assert_eq!(
+                log_group(&[("LogGroupKmsKeyArn", key)])["KmsKeyId"],
+                json!(key),
+                "{path}"
+            );
+        }
+    }
+}
+
+/// In a stack set, each instance makes its own code signing configuration (one belongs to one
+/// account and region) that allows only the given signing profile, and refuses anything else.
+#[test]
+fn a_stack_set_with_a_signing_profile_enforces_it_in_every_instance() {
+    let path = "cfn/stackset.yaml";
+    let parsed = template::parse(path, &read(path));
+    let profile =
+        "arn:aws:signer:us-east-1:111122223333:/signing-profiles/applied_archive_rule/a1b2c3d4e5";
+    let unsigned = template::Deployment::new(&parsed, &[]);
+    assert!(!unsigned.creates("CodeSigningConfig"));
+    assert!(unsigned
+        .properties("ProviderFunction")
+        .get("CodeSigningConfigArn")
+        .is_none());
+    let signed = template::Deployment::new(&parsed, &[("SigningProfileVersionArn", profile)]);
+    assert!(signed.creates("CodeSigningConfig"));
+    let config = signed.properties("CodeSigningConfig");
+    assert_eq!(
+        config["AllowedPublishers"]["SigningProfileVersionArns"],
+        json!([profile])
+    );
+    assert_eq!(
+        config["CodeSigningPolicies"]["UntrustedArtifactOnDeployment"],
+        "Enforce"
+    );
+    assert_eq!(
+        signed.properties("ProviderFunction")["CodeSigningConfigArn"],
+        "CodeSigningConfig.CodeSigningConfigArn"
+    );
+}
+
+/// Every checkov check a template skips says why, in the resource's own Metadata.
+#[test]
+fn every_checkov_skip_in_the_templates_gives_its_reason() {
+    let mut skipped = 0;
+    for path in [
+        "cfn/provider.yaml",
+        "cfn/stackset.yaml",
+        "cfn/code-buckets.yaml",
+        "examples/sam/template.yaml",
+    ] {
+        let parsed = template::parse(path, &read(path));
+        for (logical_id, resource) in parsed["Resources"].as_object().expect("Resources") {
+            let Some(skips) = resource["Metadata"]["checkov"]["skip"].as_array() else {
+                continue;
+            };
+            for skip in skips {
+                let id = skip["id"].as_str().unwrap_or_default();
+                let comment = skip["comment"].as_str().unwrap_or_default();
+                assert!(id.starts_with("CKV"), "{path} {logical_id}: {skip}");
+                assert!(
+                    comment.split_whitespace().count() >= 8,
+                    "{path} {logical_id} {id}: the reason is missing or too short"
+                );
+                skipped += 1;
+            }
+        }
+    }
+    assert!(skipped > 0, "the templates skip checks, each with a reason");
 }
