@@ -96,6 +96,11 @@ async fn operations_the_provider_calls() -> BTreeSet<String> {
     let mut apply_all = h.create_event("ApplyAll", json!({"AnalyzerName": ANALYZER}));
     apply_all["ResourceType"] = json!("Custom::ApplyArchiveRules");
     h.send(&apply_all).await.assert_success();
+    // An analyzer without rules is checked with GetAnalyzer before "no rules" is believed.
+    h.emulator.add_analyzer("empty", "ACCOUNT");
+    let mut apply_none = h.create_event("ApplyNone", json!({"AnalyzerName": "empty"}));
+    apply_none["ResourceType"] = json!("Custom::ApplyArchiveRules");
+    h.send(&apply_none).await.assert_success();
     h.emulator
         .requests()
         .into_iter()

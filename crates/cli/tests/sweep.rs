@@ -494,6 +494,43 @@ async fn a_missing_analyzer_or_rule_is_nothing_to_apply() {
     }
 }
 
+/// The service model lists no ResourceNotFoundException for ListArchiveRules: an empty list is only
+/// "no rule" once GetAnalyzer has found the analyzer (issue 9, item 9).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_rule_list_is_checked_with_get_analyzer_before_it_reads_as_no_rule() {
+    let org = organization(OrgSpec::generated(1)).await;
+    let member = org.spec().accounts[1].id.clone();
+    let gone = org.access_analyzer(&member, "eu-west-1");
+    gone.remove_analyzer(ANALYZER);
+    gone.answer_empty_rule_lists_for_missing_analyzers();
+    let without_rules = org.access_analyzer(&member, "us-east-1");
+    without_rules.remove_analyzer(ANALYZER);
+    without_rules.add_analyzer(ANALYZER, "ACCOUNT");
+
+    let run = cli(&org, &sweep_args(&[])).await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (account, region, outcome) in outcomes(&run.json()) {
+        let expected = match (account == member, region.as_str()) {
+            (true, "eu-west-1") => "no-analyzer",
+            (true, _) => "no-rule",
+            _ => "applied",
+        };
+        assert_eq!(outcome, expected, "{account} {region}");
+    }
+    let looked_up: Vec<(String, String)> = org
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "GetAnalyzer" && r.account.as_deref() == Some(member.as_str()))
+        .map(|r| (r.region.clone().unwrap_or_default(), r.operation))
+        .collect();
+    assert_eq!(
+        looked_up.len(),
+        2,
+        "one GetAnalyzer per empty list: {looked_up:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_table_report_reads_at_a_glance() {
     let org = organization(OrgSpec::generated(1)).await;
@@ -795,7 +832,8 @@ async fn by_type_only_active_analyzers_count_and_service_linked_ones_are_skipped
             FindingSeed::new(
                 "AWS::IAM::Role",
                 format!("arn:aws:iam::{member}:role/break-glass"),
-            ),
+            )
+            .finding_type("UnusedIAMRole"),
         );
         target.put_archive_rule(analyzer, "break-glass", unused_rule.clone());
     };

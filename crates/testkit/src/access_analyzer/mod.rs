@@ -660,6 +660,10 @@ impl State {
             .unwrap_or_else(|error| panic!("put_archive_rule: {error}"));
     }
 
+    pub(crate) fn answer_empty_rule_lists_for_missing_analyzers(&self) {
+        self.lock().missing_analyzer_lists_no_rules = true;
+    }
+
     pub(crate) fn set_apply_delay(&self, delay: Duration) {
         self.lock().apply_delay = delay;
     }
@@ -836,7 +840,7 @@ impl Emulator {
     /// `ResourceNotFoundException` (the service model lists no such error for the operation, so
     /// either answer is possible).
     pub fn answer_empty_rule_lists_for_missing_analyzers(&self) {
-        self.state.lock().missing_analyzer_lists_no_rules = true;
+        self.state.answer_empty_rule_lists_for_missing_analyzers();
     }
 
     /// Delays every answer by `latency` (operations with their own latency excepted).

@@ -686,6 +686,12 @@ impl AccountRegion {
         self.state.remove_analyzer(name);
     }
 
+    /// `ListArchiveRules` of an analyzer that does not exist answers an empty list here, not 404
+    /// (see [`crate::access_analyzer::Emulator::answer_empty_rule_lists_for_missing_analyzers`]).
+    pub fn answer_empty_rule_lists_for_missing_analyzers(&self) {
+        self.state.answer_empty_rule_lists_for_missing_analyzers();
+    }
+
     /// Adds a service-linked analyzer, as `CreateServiceLinkedAnalyzer` called by an AWS service
     /// would, and returns its name, `_AccessAnalyzerFor{service_name}-{Id}`. `GetAnalyzer` and
     /// `ListAnalyzers` report `managedBy: managed_by` (e.g. `securityhubv2.amazonaws.com`); every
