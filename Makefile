@@ -12,11 +12,27 @@ CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_TOOLS := $(CHECKOV_VENV)/.installed
 CHECKOV_DIRS := cfn examples
 
+# The CDK construct library (cdk/): npm dependencies from its lock file, jsii, and the example app
+# synthesized with a placeholder for the code, so no `make package` (no arm64 cross-build) and no
+# Docker is needed. The Python example runs in a venv of its own.
+CDK := $(CURDIR)/cdk
+CDK_INSTALLED := $(CDK)/node_modules/.installed
+CDK_OUT := $(CDK)/example/cdk.out
+CDK_PYTHON_OUT := $(CDK)/example/cdk.out.python
+CDK_TEMPLATE := AppliedArchiveRuleExample.template.json
+CDK_PYTHON_VENV := $(VENV)/cdk-python
+CDK_PYTHON_TOOLS := $(CDK_PYTHON_VENV)/.installed
+CDK_CONTEXT := {"bootstrapZip": "$(CDK)/test/placeholder-code"}
+# jsii 6 supports Node 22 and 24 and still runs on 20, the Node of this machine; without this it
+# prints a page-wide end-of-life notice on every call (jsii, jsii-pacmak, the Python runtime).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
 FUZZ_SECONDS ?= 60
 BENCH_TOOLS := $(VENV)/.bench-installed
 BENCH_ARGS ?=
 
-.PHONY: help demo test lint lint-templates checkov deny fuzz bench bench-sweep build release package clean
+.PHONY: help demo test lint lint-templates checkov deny fuzz bench bench-sweep build release package clean \
+	cdk-install cdk-build cdk-test cdk-synth cdk-lint cdk-package cdk-python-synth cdk-clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,9 +124,52 @@ release: ## Release build of the Lambda binary for this machine
 # end-to-end tests check that it ignores the hook.
 TEST_FEATURES := --features applied-archive-rule/test-hooks
 
-test: lint deny release ## Lint, then every test; the end-to-end tests run again against the release binary
+# The contract test reads the example's templates from $(CDK_OUT) (cdk-synth, via cdk-lint).
+test: lint deny release cdk-test cdk-lint cdk-python-synth ## Lint, then every test; the end-to-end and CDK contract tests run again against the release binary
 	$(CARGO) test --workspace $(TEST_FEATURES)
-	APPLIED_ARCHIVE_RULE_BOOTSTRAP=$(RELEASE_BOOTSTRAP) $(CARGO) test -p applied-archive-rule $(TEST_FEATURES) --test bootstrap
+	APPLIED_ARCHIVE_RULE_BOOTSTRAP=$(RELEASE_BOOTSTRAP) APPLIED_ARCHIVE_RULE_CDK_OUT=$(CDK_OUT) \
+	  $(CARGO) test -p applied-archive-rule $(TEST_FEATURES) --test bootstrap --test cdk_contract
 
-clean: ## Remove build output
+$(CDK_INSTALLED): cdk/package.json cdk/package-lock.json
+	cd cdk && npm ci --no-audit --no-fund
+	touch $@
+
+cdk-install: $(CDK_INSTALLED) ## npm ci in cdk/ (from the committed lock file)
+
+cdk-build: $(CDK_INSTALLED) ## jsii: the construct library's JavaScript and its .jsii assembly (cdk/lib, cdk/.jsii)
+	cd cdk && npx jsii
+
+cdk-test: $(CDK_INSTALLED) ## Type-check cdk/ and run its jest tests (placeholder asset: no Cargo output, no Docker)
+	cd cdk && npm test --silent
+
+cdk-synth: cdk-build ## Synthesize the example app into cdk/example/cdk.out/
+	cd cdk && npx tsc -p example/tsconfig.json
+	rm -rf $(CDK_OUT)
+	cd cdk/example && CDK_OUTDIR=$(CDK_OUT) CDK_CONTEXT_JSON='$(CDK_CONTEXT)' node app.js
+	@echo "templates: $(CDK_OUT)"
+
+cdk-lint: cdk-synth $(TOOLS) $(CHECKOV_TOOLS) ## cfn-lint and checkov on the example's synthesized templates
+	$(VENV)/bin/cfn-lint $(CDK_OUT)/*.template.json
+	$(CHECKOV_VENV)/bin/checkov --directory $(CDK_OUT) --framework cloudformation --skip-download --quiet --compact
+
+cdk-package: cdk-build ## jsii-pacmak: the Python package (cdk/dist/python/*.whl)
+	cd cdk && npx jsii-pacmak --targets python
+
+$(CDK_PYTHON_TOOLS): cdk/example/python/requirements.txt
+	rm -rf $(CDK_PYTHON_VENV)
+	python3 -m venv $(CDK_PYTHON_VENV)
+	$(CDK_PYTHON_VENV)/bin/pip install --quiet --disable-pip-version-check -r cdk/example/python/requirements.txt
+	touch $@
+
+cdk-python-synth: cdk-package cdk-synth $(CDK_PYTHON_TOOLS) ## Install the Python package in its venv, synthesize the Python example, compare with the TypeScript one
+	$(CDK_PYTHON_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall cdk/dist/python/*.whl
+	rm -rf $(CDK_PYTHON_OUT)
+	cd cdk/example/python && PYTHONDONTWRITEBYTECODE=1 CDK_OUTDIR=$(CDK_PYTHON_OUT) CDK_CONTEXT_JSON='$(CDK_CONTEXT)' \
+	  $(CDK_PYTHON_VENV)/bin/python app.py
+	$(CDK_PYTHON_VENV)/bin/python cdk/example/python/compare.py $(CDK_OUT)/$(CDK_TEMPLATE) $(CDK_PYTHON_OUT)/$(CDK_TEMPLATE)
+
+cdk-clean: ## Remove cdk/'s build output and node_modules
+	rm -rf cdk/node_modules cdk/lib cdk/dist cdk/.jsii cdk/example/app.js $(CDK_OUT) $(CDK_PYTHON_OUT)
+
+clean: cdk-clean ## Remove build output
 	$(CARGO) clean

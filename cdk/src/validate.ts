@@ -22,9 +22,9 @@ export function quote(value: string): string {
   return JSON.stringify(value);
 }
 
-/** How the provider's `describe` shows a number. */
+/** How the provider shows a number it received: CloudFormation sends every scalar as a string. */
 function describeNumber(value: number): string {
-  return `number ${value}`;
+  return quote(String(value));
 }
 
 const NAME_REST = /^[A-Za-z0-9_.-]*$/;

@@ -123,17 +123,6 @@ describe('ApplyArchiveRules', () => {
         .toThrow(/belongs to analyzer "elsewhere", not "main"/);
     });
 
-    test.each([
-      [{ ruleNames: [] }, 'property RuleNames must name at least one rule; leave it out to apply every rule of the analyzer'],
-      [{ ruleNames: ['a', 'a'] }, 'property RuleNames[1] "a" is listed twice'],
-      [{ ruleNames: ['9a'] }, 'property RuleNames[0] "9a" is not a valid rule name'],
-      [{ archiveTimeout: Duration.seconds(1000) }, 'property ArchiveTimeoutSeconds must be a whole number from 0 to 900, got number 1000'],
-      [{ maxFindingsToArchive: -1 }, 'property MaxFindingsToArchive must be a whole number of at least 0, got number -1'],
-    ])('%j', (props, message) => {
-      const { stack } = stackWithProvider();
-      expect(() => new ApplyArchiveRules(stack, 'Apply', { analyzer: AnalyzerRef.fromName('main'), ...props })).toThrow(message);
-    });
-
     test('a rule named both as a rule and by name is listed twice', () => {
       const { stack } = stackWithProvider();
       const a = nativeRule(stack, 'A', 'main', 'a');

@@ -228,8 +228,8 @@ describe('AutoApply', () => {
     test.each([
       [{ principals: [] }, /principals is empty/],
       [{ principals: ['arn:aws:iam::*:role/a,b'] }, /principals\[0\] "arn:aws:iam::\*:role\/a,b" is not an ARN pattern/],
-      [{ maxFindings: -1 }, /maxFindings must be a whole number of at least 0, got number -1/],
-      [{ waitTime: Duration.minutes(20) }, /must be a whole number from 0 to 900, got number 1200/],
+      [{ maxFindings: -1 }, /maxFindings must be a whole number of at least 0, got "-1"/],
+      [{ waitTime: Duration.minutes(20) }, /must be a whole number from 0 to 900, got "1200"/],
       [{ functionName: 'x'.repeat(70) }, /is not a function name/],
     ])('%j', (props, message) => {
       expect(() => autoApply(props as any)).toThrow(message);
