@@ -1,5 +1,6 @@
 //! Errors a stack operator reads in the `Reason` of a FAILED response. Each message says what
-//! failed, on which rule and analyzer, and carries the AWS error code, message and request id.
+//! failed, on which rule and analyzer, and carries the AWS error code, message and request id;
+//! none is built from a guess about what went wrong.
 
 use std::fmt;
 
@@ -138,6 +139,18 @@ pub enum ProviderError {
         analyzer: String,
         source: AwsError,
     },
+}
+
+impl ProviderError {
+    /// An Access Analyzer call that failed while `action` on `rule` of `analyzer`.
+    pub fn aws(action: &'static str, rule: &str, analyzer: &str, source: AwsError) -> Self {
+        ProviderError::Aws {
+            action,
+            rule: rule.to_owned(),
+            analyzer: analyzer.to_owned(),
+            source,
+        }
+    }
 }
 
 /// Why an invocation returns an error to Lambda: no response reached CloudFormation. Lambda may then

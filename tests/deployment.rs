@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::*;
 use serde_json::{json, Value};
-use testkit::access_analyzer::{Fault, FindingSeed};
+use testkit::access_analyzer::FindingSeed;
 
 const TEMPLATES_WITH_THE_PROVIDER_ROLE: [&str; 3] = [
     "cfn/provider.yaml",
@@ -54,9 +54,7 @@ fn iam_action(operation: &str) -> String {
 async fn operations_the_provider_calls() -> BTreeSet<String> {
     let h = Harness::start().await;
     h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
     let update = h.update_event(
         "R",
         &created.physical_id,
@@ -70,8 +68,7 @@ async fn operations_the_provider_calls() -> BTreeSet<String> {
         "same",
         json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}),
     );
-    h.send(&h.create_event("Same", rule("same", roles_filter())))
-        .await;
+    h.create_rule("Same", "same", roles_filter()).await;
     h.emulator.put_archive_rule(
         ANALYZER,
         "other",
@@ -81,8 +78,7 @@ async fn operations_the_provider_calls() -> BTreeSet<String> {
     adopt["AdoptExisting"] = json!(true);
     h.send(&h.create_event("Other", adopt)).await;
     // A failed replacement removes what it created.
-    h.emulator
-        .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
+    h.deny_next("ApplyArchiveRule");
     h.send(&h.update_event(
         "R",
         &created.physical_id,

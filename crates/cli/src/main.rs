@@ -1,10 +1,12 @@
 //! `applied-archive-rule`: apply IAM Access Analyzer archive rules to the findings that already
 //! exist — in one account and region, or across a whole AWS Organization.
 
+mod accounts;
 mod aws;
 mod commands;
 mod output;
 mod regions;
+mod report;
 mod sweep;
 
 use std::path::PathBuf;
