@@ -46,6 +46,10 @@ pub trait AccessAnalyzer: Send + Sync {
         client_token: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
+    /// Every analyzer of the account and region, of every type, across all pages.
+    fn list_analyzers(&self)
+        -> impl Future<Output = Result<Vec<AnalyzerListing>, AwsError>> + Send;
+
     /// Succeeds when the analyzer exists; `ResourceNotFoundException` when it does not.
     fn get_analyzer(
         &self,
@@ -88,6 +92,25 @@ pub trait AccessAnalyzer: Send + Sync {
         analyzer_arn: &str,
         filter: &Filter,
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// An analyzer as `ListAnalyzers` reports it: enough to tell which ones a reconcile may apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalyzerListing {
+    pub name: String,
+    pub arn: String,
+    /// `ACTIVE`, `CREATING`, `DISABLED` or `FAILED`.
+    pub status: String,
+    /// The managing service's principal; the service model has it "only present for
+    /// service-linked analyzers", whose rules are that service's, not ours.
+    pub managed_by: Option<String>,
+}
+
+impl AnalyzerListing {
+    /// An analyzer whose rules may be applied: ACTIVE and not service-linked.
+    pub fn is_applicable(&self) -> bool {
+        self.status == "ACTIVE" && self.managed_by.is_none()
+    }
 }
 
 /// [`AccessAnalyzer`] on the AWS SDK. The clients are built once per process and shared.
@@ -244,6 +267,24 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
             .client_token(client_token);
         call("UpdateArchiveRule", rule_name, request.send()).await?;
         Ok(())
+    }
+
+    async fn list_analyzers(&self) -> Result<Vec<AnalyzerListing>, AwsError> {
+        let mut pages = self.reads.list_analyzers().into_paginator().send();
+        let mut analyzers = Vec::new();
+        while let Some(page) = call("ListAnalyzers", "(all)", async {
+            pages.next().await.transpose()
+        })
+        .await?
+        {
+            analyzers.extend(page.analyzers().iter().map(|a| AnalyzerListing {
+                name: a.name().to_owned(),
+                arn: a.arn().to_owned(),
+                status: a.status().as_str().to_owned(),
+                managed_by: a.managed_by().map(str::to_owned),
+            }));
+        }
+        Ok(analyzers)
     }
 
     async fn get_analyzer(&self, analyzer_name: &str) -> Result<(), AwsError> {

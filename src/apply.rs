@@ -14,6 +14,7 @@ use crate::access_analyzer::AccessAnalyzer;
 use crate::arn::Analyzer;
 use crate::error::ProviderError;
 use crate::filter::Filter;
+use crate::metrics::{self, Trigger};
 
 /// How many finding ids one log line carries: CloudWatch Logs events stay readable, and a
 /// reviewer can still grep a single id.
@@ -77,6 +78,8 @@ pub struct ApplySettings<'a> {
     pub deadline: Instant,
     /// The client token of each rule's `ApplyArchiveRule`.
     pub client_token: &'a (dyn Fn(&str) -> String + Sync),
+    /// Writes the apply's metrics under this trigger (SPEC §9.4); `None` for the command line.
+    pub metrics: Option<Trigger>,
 }
 
 /// Counts, concurrently per rule, the ACTIVE findings each rule matches (`ListFindingsV2`, every page).
@@ -239,12 +242,20 @@ pub async fn apply<A: AccessAnalyzer>(
     try_join_all(applies).await?;
     so_far(&counted.so_far(&Verification::default()));
     if settings.archive_timeout.is_zero() {
-        return Ok(counted.report(&Verification::default(), true));
+        let report = counted.report(&Verification::default(), true);
+        if let Some(trigger) = settings.metrics {
+            metrics::emit(trigger, &analyzer.name, &report, false);
+        }
+        return Ok(report);
     }
     let verification =
         wait_for_archived(aa, counted, settings, &|v| so_far(&counted.so_far(v))).await;
     log_evidence(&counted.label(), &counted.matched, &verification);
-    Ok(counted.report(&verification, true))
+    let report = counted.report(&verification, true);
+    if let Some(trigger) = settings.metrics {
+        metrics::emit(trigger, &analyzer.name, &report, false);
+    }
+    Ok(report)
 }
 
 /// What the reads after `ApplyArchiveRule` established.

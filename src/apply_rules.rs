@@ -16,6 +16,7 @@ use crate::apply::{self, ApplyReport, ApplySettings, Rule};
 use crate::arn::Analyzer;
 use crate::error::{AwsError, ProviderError};
 use crate::filter::Filter;
+use crate::metrics::Trigger;
 use crate::progress::Progress;
 use crate::properties::ApplyRulesProperties;
 use crate::request::{EventContext, Success};
@@ -35,6 +36,8 @@ pub struct ApplyOptions<'a> {
     pub dry_run: bool,
     /// The client token of each rule's `ApplyArchiveRule`.
     pub client_token: &'a (dyn Fn(&str) -> String + Sync),
+    /// Writes the apply's metrics under this trigger; `None` for the command line.
+    pub metrics: Option<Trigger>,
 }
 
 /// What a deadline guard learns of [`apply_existing_rules`]: each step, and once the rules are
@@ -70,6 +73,7 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
         archive_timeout: options.archive_timeout,
         deadline: options.deadline,
         client_token: options.client_token,
+        metrics: options.metrics,
     };
     let so_far = |report: &ApplyReport| {
         if let Some(g) = &guarded {
@@ -173,6 +177,7 @@ pub async fn apply<A: AccessAnalyzer>(
         max_findings_to_archive: props.max_findings_to_archive,
         dry_run: false,
         client_token: &token,
+        metrics: Some(Trigger::ApplyArchiveRules),
     };
     let success_of = |report: &ApplyReport| success(&analyzer, report);
     let guarded = Guarded {

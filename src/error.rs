@@ -45,6 +45,27 @@ impl AwsError {
     pub fn is_conflict(&self) -> bool {
         self.code.as_deref() == Some("ConflictException")
     }
+
+    /// Throttling, a server error or no answer at all (a timeout): worth running again later.
+    /// Access denied, validation and the like will not change on a retry.
+    pub fn is_transient(&self) -> bool {
+        match self.code.as_deref() {
+            None => true,
+            Some(code) => matches!(
+                code,
+                "ThrottlingException"
+                    | "Throttling"
+                    | "TooManyRequestsException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerException"
+                    | "InternalFailure"
+                    | "ServiceUnavailableException"
+                    | "ServiceUnavailable"
+                    | "RequestTimeout"
+                    | "RequestTimeoutException"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for AwsError {
@@ -142,6 +163,18 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The AWS error behind this one, if an Access Analyzer call failed.
+    pub fn aws_source(&self) -> Option<&AwsError> {
+        match self {
+            ProviderError::AnalyzerNotFound { source, .. }
+            | ProviderError::AnalyzerMissing { source, .. }
+            | ProviderError::RuleNotFound { source, .. }
+            | ProviderError::Aws { source, .. }
+            | ProviderError::RuleVanished { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
     /// An Access Analyzer call that failed while `action` on `rule` of `analyzer`.
     pub fn aws(action: &'static str, rule: &str, analyzer: &str, source: AwsError) -> Self {
         ProviderError::Aws {
@@ -163,4 +196,8 @@ pub enum InvocationError {
     ResponseUrlRefused(String),
     #[error("no response could be delivered to CloudFormation: {0}")]
     NotDelivered(String),
+    /// Auto-apply met a transient failure (throttling, a server error, a timeout) before its
+    /// apply stood: Lambda's asynchronous retry runs the event again, idempotently.
+    #[error("auto-apply did not finish and should be retried: {0}")]
+    RetryLater(String),
 }

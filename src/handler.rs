@@ -12,6 +12,7 @@ use tracing::Instrument;
 use crate::access_analyzer::AccessAnalyzer;
 use crate::apply_rules;
 use crate::arn::{function_location, parse_archive_rule_arn, stack_location, Location};
+use crate::auto_apply::{self, settings::AutoApplySettings};
 use crate::cfn::{self, DeliveryPolicy, Envelope, Response, ResponseUrlPolicy, Status};
 use crate::error::{InvocationError, ProviderError};
 use crate::guard;
@@ -33,6 +34,8 @@ pub struct Settings {
     pub default_budget: Duration,
     pub response_urls: ResponseUrlPolicy,
     pub delivery: DeliveryPolicy,
+    /// Auto-apply (SPEC §9): off unless this function was deployed for it.
+    pub auto_apply: AutoApplySettings,
     /// Test hook: panic while handling this LogicalResourceId, to prove a panic still ends in FAILED.
     /// Compiled only with the `test-hooks` feature, which release builds never enable (SPEC §5).
     #[cfg(feature = "test-hooks")]
@@ -46,6 +49,7 @@ impl Default for Settings {
             default_budget: Duration::from_secs(120),
             response_urls: ResponseUrlPolicy::default(),
             delivery: DeliveryPolicy::default(),
+            auto_apply: AutoApplySettings::default(),
             #[cfg(feature = "test-hooks")]
             panic_on_logical_id: None,
         }
@@ -73,6 +77,7 @@ impl Settings {
             ),
             response_urls: ResponseUrlPolicy::from_env(),
             delivery: defaults.delivery,
+            auto_apply: AutoApplySettings::from_env(),
             #[cfg(feature = "test-hooks")]
             panic_on_logical_id: std::env::var("APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID")
                 .ok()
@@ -109,7 +114,8 @@ pub fn response_client() -> Result<reqwest::Client, reqwest::Error> {
 
 /// Handles one event. Returns `Ok` once a response — SUCCESS or FAILED — reached CloudFormation, so
 /// Lambda does not run the event again; `Err` only when no response could be delivered, leaving
-/// Lambda's own retry a chance.
+/// Lambda's own retry a chance. EventBridge events (auto-apply, SPEC §9) have no response URL: their
+/// result is the invocation's own.
 pub async fn handle<A>(
     provider: &Provider<A>,
     payload: Value,
@@ -118,6 +124,9 @@ pub async fn handle<A>(
 where
     A: AccessAnalyzer + Clone + 'static,
 {
+    if auto_apply::is_eventbridge_event(&payload) {
+        return auto_apply::handle(provider, payload, invocation).await;
+    }
     let arrived = Instant::now();
     let event = cfn::unwrap_sns(payload);
     let envelope = Envelope::read(&event);
@@ -246,12 +255,24 @@ fn end_of_budget(
     envelope: &Envelope,
     arrived: Instant,
 ) -> Instant {
+    let lambda_budget = lambda_budget(settings, invocation);
+    let service_timeout = envelope
+        .resource_properties
+        .as_ref()
+        .and_then(properties::service_timeout);
+    let budget = service_timeout.map_or(lambda_budget, |s| s.min(lambda_budget));
+    arrived + budget
+}
+
+/// What is left of the invocation: until Lambda's deadline, or the default budget when that
+/// deadline is in the past or beyond Lambda's 15-minute maximum (local emulators send such values).
+pub(crate) fn lambda_budget(settings: &Settings, invocation: &Invocation) -> Duration {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let remaining = Duration::from_millis(invocation.deadline_epoch_ms.saturating_sub(now_ms));
-    let lambda_budget = if remaining.is_zero() || remaining > MAX_LAMBDA_BUDGET {
+    if remaining.is_zero() || remaining > MAX_LAMBDA_BUDGET {
         tracing::warn!(
             deadline_epoch_ms = invocation.deadline_epoch_ms,
             default_budget_ms = settings.default_budget.as_millis() as u64,
@@ -260,13 +281,7 @@ fn end_of_budget(
         settings.default_budget
     } else {
         remaining
-    };
-    let service_timeout = envelope
-        .resource_properties
-        .as_ref()
-        .and_then(properties::service_timeout);
-    let budget = service_timeout.map_or(lambda_budget, |s| s.min(lambda_budget));
-    arrived + budget
+    }
 }
 
 /// The answer to a request, and the PhysicalResourceId it carries.

@@ -381,7 +381,9 @@ mod guard_after_apply {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use applied_archive_rule::access_analyzer::{AccessAnalyzer, SdkAccessAnalyzer};
+    use applied_archive_rule::access_analyzer::{
+        AccessAnalyzer, AnalyzerListing, SdkAccessAnalyzer,
+    };
     use applied_archive_rule::error::AwsError;
     use applied_archive_rule::filter::{Criteria, Filter};
     use applied_archive_rule::handler::{self, Provider};
@@ -421,6 +423,9 @@ mod guard_after_apply {
             self.sdk
                 .update_archive_rule(analyzer, rule, filter, token)
                 .await
+        }
+        async fn list_analyzers(&self) -> Result<Vec<AnalyzerListing>, AwsError> {
+            self.sdk.list_analyzers().await
         }
         async fn get_analyzer(&self, analyzer: &str) -> Result<(), AwsError> {
             self.sdk.get_analyzer(analyzer).await

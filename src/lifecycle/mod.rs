@@ -20,6 +20,7 @@ use crate::access_analyzer::AccessAnalyzer;
 use crate::apply::{self, ApplyReport, ApplySettings, Counted, Rule};
 use crate::arn::{Analyzer, ArchiveRuleArn, Location};
 use crate::error::{AwsError, ProviderError};
+use crate::metrics::Trigger;
 use crate::progress::Progress;
 use crate::properties::RuleProperties;
 use crate::request::{EventContext, Success};
@@ -149,6 +150,7 @@ async fn write_and_apply<A: AccessAnalyzer>(
         archive_timeout: target.props.archive_timeout,
         deadline: ctx.deadline,
         client_token: &token,
+        metrics: Some(Trigger::AppliedArchiveRule),
     };
     let so_far = |report: &ApplyReport| {
         progress.set_step("waiting for matched findings to read ARCHIVED");

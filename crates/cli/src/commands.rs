@@ -329,6 +329,8 @@ pub fn terminal_options<'a>(
         max_findings_to_archive: None,
         dry_run,
         client_token,
+        // A terminal has no CloudWatch Logs to turn EMF lines into metrics.
+        metrics: None,
     }
 }
 
