@@ -1384,3 +1384,162 @@ fn the_template_rules_demand_a_guard_and_refuse_a_schedule_with_principals() {
         }
     }
 }
+
+/// EventBridge's matching, for the parts of it the event rule uses: a list of literal values
+/// (the event's value is one of them) or of `{"exists": bool}`, and nested objects.
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html>
+fn pattern_matches(pattern: &Value, event: &Value) -> bool {
+    let pattern = pattern.as_object().expect("a pattern is an object");
+    pattern.iter().all(|(key, expected)| {
+        let value = event.get(key);
+        match expected {
+            Value::Object(_) => value.is_some_and(|v| pattern_matches(expected, v)),
+            Value::Array(alternatives) => alternatives.iter().any(|alternative| match alternative
+                .get("exists")
+                .and_then(Value::as_bool)
+            {
+                Some(exists) => value.is_some() == exists,
+                None => value == Some(alternative),
+            }),
+            other => panic!("not a pattern: {other}"),
+        }
+    })
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("examples/events/{name}.json");
+    serde_json::from_str(&read(&path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The CloudTrail samples are what the deployed rule sends to the function, and what it must not:
+/// the same calls failed, `ApplyArchiveRule` (the function's own) and `DeleteArchiveRule`.
+#[test]
+fn the_sample_cloudtrail_events_are_what_the_event_rule_matches() {
+    let stack = deploy("cfn/provider.yaml", &AUTO_APPLY);
+    let pattern = &stack.properties("AutoApplyEventRule")["EventPattern"];
+    for name in [
+        "auto-apply-create-archive-rule",
+        "auto-apply-update-archive-rule",
+    ] {
+        let event = sample(name);
+        assert!(
+            pattern_matches(pattern, &event),
+            "{name} reaches the function"
+        );
+        let mut failed = event.clone();
+        failed["detail"]["errorCode"] = json!("AccessDeniedException");
+        failed["detail"]["errorMessage"] =
+            json!("User is not authorized to perform: access-analyzer:CreateArchiveRule");
+        assert!(
+            !pattern_matches(pattern, &failed),
+            "{name} with an errorCode"
+        );
+        for other in ["ApplyArchiveRule", "DeleteArchiveRule", "CreateAnalyzer"] {
+            let mut call = event.clone();
+            call["detail"]["eventName"] = json!(other);
+            assert!(!pattern_matches(pattern, &call), "{other}");
+        }
+    }
+    assert!(!pattern_matches(pattern, &sample("auto-apply-scheduled")));
+}
+
+/// The samples carry what SPEC §9.2 reads, in the shapes AWS delivers: the EventBridge envelope
+/// (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`, `detail`)
+/// around a CloudTrail record (its account and region again, the caller's `userIdentity`, the
+/// request as the API takes it, `responseElements` null as for every call that returns nothing).
+#[test]
+fn the_auto_apply_samples_have_the_shapes_aws_delivers() {
+    let envelope = [
+        "account",
+        "detail",
+        "detail-type",
+        "id",
+        "region",
+        "resources",
+        "source",
+        "time",
+        "version",
+    ];
+    for name in [
+        "auto-apply-create-archive-rule",
+        "auto-apply-update-archive-rule",
+        "auto-apply-scheduled",
+    ] {
+        let event = sample(name);
+        let keys: BTreeSet<&str> = event
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, BTreeSet::from(envelope), "{name}");
+        assert_eq!(event["version"], "0", "{name}");
+        assert_eq!(event["account"], ACCOUNT, "{name}");
+        assert_eq!(event["region"], REGION, "{name}");
+        assert!(
+            event.get("ResponseURL").is_none(),
+            "{name}: no CloudFormation event"
+        );
+    }
+    for (name, caller_type) in [
+        ("auto-apply-create-archive-rule", "AssumedRole"),
+        ("auto-apply-update-archive-rule", "IAMUser"),
+    ] {
+        let event = sample(name);
+        let detail = &event["detail"];
+        assert_eq!(event["resources"], json!([]), "{name}");
+        assert_eq!(detail["recipientAccountId"], ACCOUNT, "{name}");
+        assert_eq!(detail["awsRegion"], REGION, "{name}");
+        assert_eq!(detail["eventTime"], event["time"], "{name}");
+        assert_eq!(detail["eventType"], "AwsApiCall", "{name}");
+        assert_eq!(detail["responseElements"], Value::Null, "{name}");
+        assert!(detail.get("errorCode").is_none(), "{name}");
+        let request = detail["requestParameters"]
+            .as_object()
+            .expect("requestParameters");
+        let keys: BTreeSet<&str> = request.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["analyzerName", "clientToken", "filter", "ruleName"]),
+            "{name}"
+        );
+        assert_eq!(request["analyzerName"], "account-analyzer", "{name}");
+        for (key, criterion) in request["filter"].as_object().expect("the API's map shape") {
+            for operator in criterion.as_object().expect("a criterion").keys() {
+                assert!(
+                    ["eq", "neq", "contains", "exists"].contains(&operator.as_str()),
+                    "{name}: {key}.{operator} is not the API's lowercase shape"
+                );
+            }
+        }
+        let identity = &detail["userIdentity"];
+        assert_eq!(identity["type"], caller_type, "{name}");
+        assert_eq!(identity["accountId"], ACCOUNT, "{name}");
+    }
+    // An assumed role's session ARN has no path; the role ARN the caller rule reads has it.
+    let identity = &sample("auto-apply-create-archive-rule")["detail"]["userIdentity"];
+    let role = identity["sessionContext"]["sessionIssuer"]["arn"]
+        .as_str()
+        .expect("the role");
+    assert_eq!(
+        role,
+        "arn:aws:iam::123456789012:role/pipelines/terraform-security-baseline"
+    );
+    let session = identity["arn"].as_str().expect("the session");
+    assert!(
+        session.starts_with("arn:aws:sts::123456789012:assumed-role/terraform-security-baseline/")
+    );
+    let user = &sample("auto-apply-update-archive-rule")["detail"]["userIdentity"];
+    assert_eq!(user["arn"], "arn:aws:iam::123456789012:user/alice");
+    let scheduled = sample("auto-apply-scheduled");
+    assert_eq!(scheduled["source"], "aws.events");
+    assert_eq!(scheduled["detail-type"], "Scheduled Event");
+    assert_eq!(scheduled["detail"], json!({}));
+    let rule = scheduled["resources"][0]
+        .as_str()
+        .expect("the schedule rule");
+    assert!(
+        rule.starts_with("arn:aws:events:us-east-1:123456789012:rule/"),
+        "{rule}"
+    );
+}
