@@ -246,15 +246,16 @@ fn strings(element: &Value) -> Vec<&str> {
     }
 }
 
-/// The SCP in docs/deploy.md must cover every way to invoke or reconfigure the provider: the
-/// unqualified ARN names only `$LATEST` called without a qualifier, so without `:*` an
-/// `Invoke --qualifier $LATEST` (or a version, or an alias) is not denied. `lambda:InvokeAsync`
+/// The SCP in docs/deploy.md must cover every way to invoke or reconfigure the provider and the
+/// auto-apply function (SPEC §6, §9.1): the unqualified ARN names only `$LATEST` called without a
+/// qualifier, so without `:*` an `Invoke --qualifier $LATEST` (or a version, or an alias) is not
+/// denied; and `function:NAME:*` does not match `function:NAME-auto-apply`. `lambda:InvokeAsync`
 /// is deprecated but still an action of its own in the Lambda API.
 #[test]
-fn the_documented_scp_denies_every_invocation_of_the_provider_qualified_or_not() {
+fn the_documented_scp_denies_every_invocation_of_both_functions_qualified_or_not() {
     let scp = json_block_after(&read("docs/deploy.md"), "## Who may invoke the provider");
-    let function = "arn:aws:lambda:*:*:function:applied-archive-rule-provider";
-    let qualified = format!("{function}:*");
+    let provider = "arn:aws:lambda:*:*:function:applied-archive-rule-provider";
+    let auto_apply = format!("{provider}-auto-apply");
     let statements = scp["Statement"].as_array().expect("Statement is a list");
     let statement_with = |action: &str| {
         statements
@@ -274,10 +275,13 @@ fn the_documented_scp_denies_every_invocation_of_the_provider_qualified_or_not()
         let statement = statement_with(action);
         assert_eq!(statement["Effect"], "Deny", "{action}");
         let resources = strings(&statement["Resource"]);
-        assert!(
-            resources.contains(&function) && resources.contains(&qualified.as_str()),
-            "{action} is denied on {resources:?}: both {function} and {qualified} are needed"
-        );
+        for function in [provider, auto_apply.as_str()] {
+            let qualified = format!("{function}:*");
+            assert!(
+                resources.contains(&function) && resources.contains(&qualified.as_str()),
+                "{action} is denied on {resources:?}: both {function} and {qualified} are needed"
+            );
+        }
         let exempt = strings(&statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
         assert!(
             exempt.contains(&"arn:aws:iam::*:role/stacksets-exec-*"),
