@@ -1547,3 +1547,53 @@ fn the_auto_apply_samples_have_the_shapes_aws_delivers() {
         "{rule}"
     );
 }
+
+/// docs/deploy.md's table of the auto-apply parameters names exactly those of every template, with
+/// each template's default.
+#[test]
+fn the_documented_auto_apply_parameters_are_the_templates() {
+    let docs = read("docs/deploy.md");
+    let (_, section) = docs
+        .split_once("\n## Auto-apply: rules made by any tool\n")
+        .expect("the auto-apply section");
+    let (_, table) = section
+        .split_once("\n### Parameters\n")
+        .expect("its parameter table");
+    let documented: std::collections::BTreeMap<String, String> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            (cells[1].trim_matches('`').to_owned(), cells[2].to_owned())
+        })
+        .collect();
+    for path in TEMPLATES_WITH_THE_PROVIDER_ROLE {
+        let parsed = template::parse(path, &read(path));
+        let parameters = parsed["Parameters"].as_object().expect("Parameters");
+        let auto_apply: BTreeSet<&str> = parameters
+            .keys()
+            .map(String::as_str)
+            .filter(|p| p.starts_with("AutoApply") || *p == "ReconcileSchedule")
+            .collect();
+        let names: BTreeSet<&str> = documented.keys().map(String::as_str).collect();
+        assert_eq!(names, auto_apply, "{path}");
+        for (name, default) in &documented {
+            let declared = parameters[name.as_str()]["Default"]
+                .as_str()
+                .expect("a default");
+            let expected = match declared {
+                "" => "empty",
+                other => other,
+            };
+            assert!(
+                default
+                    .trim_matches('`')
+                    .trim_matches('"')
+                    .starts_with(expected),
+                "{path}: {name} defaults to {declared:?}, the docs say {default}"
+            );
+        }
+    }
+}
