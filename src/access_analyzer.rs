@@ -50,11 +50,11 @@ pub trait AccessAnalyzer: Send + Sync {
     fn list_analyzers(&self)
         -> impl Future<Output = Result<Vec<AnalyzerListing>, AwsError>> + Send;
 
-    /// Succeeds when the analyzer exists; `ResourceNotFoundException` when it does not.
+    /// The analyzer as `GetAnalyzer` reports it; `ResourceNotFoundException` when it does not exist.
     fn get_analyzer(
         &self,
         analyzer_name: &str,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    ) -> impl Future<Output = Result<AnalyzerListing, AwsError>> + Send;
 
     /// The filter of an existing rule.
     fn get_archive_rule(
@@ -110,6 +110,15 @@ impl AnalyzerListing {
     /// An analyzer whose rules may be applied: ACTIVE and not service-linked.
     pub fn is_applicable(&self) -> bool {
         self.status == "ACTIVE" && self.managed_by.is_none()
+    }
+}
+
+fn listing(summary: &aws_sdk_accessanalyzer::types::AnalyzerSummary) -> AnalyzerListing {
+    AnalyzerListing {
+        name: summary.name().to_owned(),
+        arn: summary.arn().to_owned(),
+        status: summary.status().as_str().to_owned(),
+        managed_by: summary.managed_by().map(str::to_owned),
     }
 }
 
@@ -277,20 +286,23 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         })
         .await?
         {
-            analyzers.extend(page.analyzers().iter().map(|a| AnalyzerListing {
-                name: a.name().to_owned(),
-                arn: a.arn().to_owned(),
-                status: a.status().as_str().to_owned(),
-                managed_by: a.managed_by().map(str::to_owned),
-            }));
+            analyzers.extend(page.analyzers().iter().map(listing));
         }
         Ok(analyzers)
     }
 
-    async fn get_analyzer(&self, analyzer_name: &str) -> Result<(), AwsError> {
+    async fn get_analyzer(&self, analyzer_name: &str) -> Result<AnalyzerListing, AwsError> {
         let request = self.reads.get_analyzer().analyzer_name(analyzer_name);
-        call("GetAnalyzer", analyzer_name, request.send()).await?;
-        Ok(())
+        let output = call("GetAnalyzer", analyzer_name, request.send()).await?;
+        Ok(output
+            .analyzer()
+            .map(listing)
+            .unwrap_or_else(|| AnalyzerListing {
+                name: analyzer_name.to_owned(),
+                arn: String::new(),
+                status: String::new(),
+                managed_by: None,
+            }))
     }
 
     async fn get_archive_rule(

@@ -87,6 +87,7 @@ async fn a_create_archive_rule_event_applies_the_rule_to_its_existing_findings()
     assert_eq!(
         h.operations(),
         [
+            "GetAnalyzer",
             "GetArchiveRule",
             "ListFindingsV2",
             "ApplyArchiveRule",
@@ -262,6 +263,24 @@ async fn without_patterns_any_caller_is_applied() {
 }
 
 #[tokio::test]
+async fn changes_on_service_linked_or_inactive_analyzers_are_skipped() {
+    let (h, _, _) = native_rule(auto_apply(|_| {})).await;
+    for (status, managed_by) in [
+        ("ACTIVE", Some("securityhubv2.amazonaws.com")),
+        ("DISABLED", None),
+    ] {
+        h.emulator.describe_analyzer(ANALYZER, status, managed_by);
+        let summary = run(&h, &created(Caller::role(PIPELINE_ROLE)).event())
+            .await
+            .unwrap();
+        let outcome = only_outcome(&summary);
+        assert_eq!(outcome["outcome"], "skipped", "{outcome}");
+    }
+    assert!(h.operations().iter().all(|op| op == "GetAnalyzer"));
+    assert_eq!(h.active_ids().len(), 8);
+}
+
+#[tokio::test]
 async fn a_rule_or_analyzer_gone_since_the_event_is_gone() {
     let (h, _, _) = native_rule(auto_apply(|_| {})).await;
     let event = RuleChange::create(
@@ -300,7 +319,7 @@ async fn an_event_whose_filter_was_changed_since_is_superseded_and_nothing_is_ap
 
     let outcome = only_outcome(&summary);
     assert_eq!(outcome["outcome"], "superseded", "{outcome}");
-    assert_eq!(h.operations(), ["GetArchiveRule"]);
+    assert_eq!(h.operations(), ["GetAnalyzer", "GetArchiveRule"]);
     assert_eq!(h.active_ids().len(), 8);
     // The same filter in another order and operator spelling is the same rule.
     let same = RuleChange::create(

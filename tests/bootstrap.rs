@@ -364,3 +364,215 @@ async fn the_resource_type_in_events_is_the_custom_type() {
     assert_eq!(event["ResourceType"], json!(RESOURCE_TYPE));
     lambda.invoke_ok(&event).await.assert_success();
 }
+
+mod auto_apply {
+    //! SPEC §9 through the real `bootstrap`: an EventBridge invocation has no response URL; its
+    //! result is the invocation's own response, or an error for Lambda's asynchronous retry.
+
+    use testkit::events::{scheduled_event, Caller, RuleChange};
+
+    use super::*;
+    use crate::common::{roles_rule_json, ACCOUNT, REGION};
+
+    const PIPELINE: &str = "arn:aws:iam::123456789012:role/pipelines/terraform";
+
+    fn auto_apply_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut env = vec![
+            ("APPLIED_ARCHIVE_RULE_AUTO_APPLY", "true"),
+            (
+                "APPLIED_ARCHIVE_RULE_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/applied-archive-rule-ProviderRole-1A2B3C",
+            ),
+            ("APPLIED_ARCHIVE_RULE_AUTO_APPLY_WAIT_SECONDS", "10"),
+        ];
+        env.extend_from_slice(extra);
+        env
+    }
+
+    fn change(rule: &str) -> RuleChange {
+        RuleChange::create(ACCOUNT, REGION, ANALYZER, rule, roles_rule_json())
+    }
+
+    async fn invoke_event(lambda: &Lambda, event: &Value) -> InvocationOutcome {
+        lambda
+            .invoke(event.clone(), Deadline::In(Duration::from_secs(30)))
+            .await
+    }
+
+    fn summary_of(outcome: &InvocationOutcome, logs: &str) -> Value {
+        match outcome {
+            InvocationOutcome::Response(summary) => summary.clone(),
+            other => panic!("expected a response, got {other:?}; logs:\n{logs}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_bootstrap_applies_a_rule_from_its_cloudtrail_create_archive_rule_event() {
+        let lambda = Lambda::start(&auto_apply_env(&[(
+            "APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS",
+            "arn:aws:iam::123456789012:role/pipelines/*",
+        )]))
+        .await;
+        let h = &lambda.h;
+        let (roles, others) = h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+        let event = change("vendor-roles").by(Caller::role(PIPELINE)).event();
+
+        let outcome = invoke_event(&lambda, &event).await;
+
+        let summary = summary_of(&outcome, &lambda.logs());
+        let rule = &summary["outcomes"][0];
+        assert_eq!(rule["outcome"], "applied", "{summary}");
+        assert_eq!(rule["caller"], PIPELINE);
+        assert_eq!(rule["archived"], 4);
+        for id in &roles {
+            assert_eq!(h.status_of(id), FindingStatus::Archived);
+        }
+        for id in &others {
+            assert_eq!(h.status_of(id), FindingStatus::Active);
+        }
+        let logs = lambda.logs();
+        let lines: Vec<Value> = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == "auto-apply outcome")
+            .unwrap_or_else(|| panic!("the outcome line:\n{logs}"));
+        for (field, value) in [
+            ("trigger", json!("CreateArchiveRule")),
+            ("caller", json!(PIPELINE)),
+            ("analyzer", json!(ANALYZER)),
+            ("rule", json!("vendor-roles")),
+            ("outcome", json!("applied")),
+            ("matched", json!(4)),
+            ("archived", json!(4)),
+            ("pending", json!(0)),
+            ("verified", json!(true)),
+        ] {
+            assert_eq!(line[field], value, "{field} in {line}");
+        }
+        for id in &roles {
+            assert!(logs.contains(id.as_str()), "the evidence names {id}");
+        }
+        let metrics = lines
+            .iter()
+            .find(|l| l["_aws"]["CloudWatchMetrics"].is_array())
+            .unwrap_or_else(|| panic!("an EMF line:\n{logs}"));
+        assert_eq!(metrics["Trigger"], "CreateArchiveRule");
+        assert_eq!(metrics["Analyzer"], ANALYZER);
+        assert_eq!(metrics["ArchivedFindings"], 4);
+        assert_eq!(metrics["AutoApplyRefused"], 0);
+    }
+
+    #[tokio::test]
+    async fn the_bootstrap_skips_refuses_supersedes_and_asks_for_a_retry_as_spec_9_2_says() {
+        let lambda = Lambda::start(&auto_apply_env(&[(
+            "APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS",
+            "arn:aws:iam::123456789012:role/pipelines/*",
+        )]))
+        .await;
+        let h = &lambda.h;
+        h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+        let allowed = || change("vendor-roles").by(Caller::role(PIPELINE));
+        let verdict = |summary: &Value| summary["outcomes"][0]["outcome"].clone();
+
+        let failed = allowed()
+            .failed("ValidationException", "bad filter")
+            .event();
+        let summary = summary_of(&invoke_event(&lambda, &failed).await, &lambda.logs());
+        assert_eq!(verdict(&summary), "skipped");
+
+        let outsider = change("vendor-roles")
+            .by(Caller::user("arn:aws:iam::123456789012:user/mallory"))
+            .event();
+        let summary = summary_of(&invoke_event(&lambda, &outsider).await, &lambda.logs());
+        assert_eq!(verdict(&summary), "refused");
+        assert!(h.mutating_calls().is_empty(), "nothing applied");
+
+        let stale = RuleChange::create(
+            ACCOUNT,
+            REGION,
+            ANALYZER,
+            "vendor-roles",
+            json!({"resourceType": {"eq": ["AWS::KMS::Key"]}}),
+        )
+        .by(Caller::role(PIPELINE))
+        .event();
+        let summary = summary_of(&invoke_event(&lambda, &stale).await, &lambda.logs());
+        assert_eq!(verdict(&summary), "superseded");
+        assert!(h.mutating_calls().is_empty());
+
+        // Throttled on every attempt of the apply: the invocation fails, so Lambda retries it.
+        h.emulator.fail_next(
+            "ApplyArchiveRule",
+            3,
+            Fault::Throttling {
+                retry_after_seconds: 0,
+            },
+        );
+        let event = allowed().event();
+        let outcome = invoke_event(&lambda, &event).await;
+        assert!(
+            matches!(outcome, InvocationOutcome::Error { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(h.active_ids().len(), 8);
+        let retried = summary_of(&invoke_event(&lambda, &event).await, &lambda.logs());
+        assert_eq!(verdict(&retried), "applied");
+        assert_eq!(h.active_ids().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_bootstrap_reconciles_every_rule_on_a_scheduled_event() {
+        let lambda = Lambda::start(&auto_apply_env(&[(
+            "APPLIED_ARCHIVE_RULE_AUTO_APPLY_MAX_FINDINGS",
+            "100",
+        )]))
+        .await;
+        let h = &lambda.h;
+        h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+        h.emulator.put_archive_rule(
+            ANALYZER,
+            "public-buckets",
+            json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}, "isPublic": {"eq": ["true"]}}),
+        );
+        let event = scheduled_event(
+            ACCOUNT,
+            REGION,
+            "arn:aws:events:us-east-1:123456789012:rule/reconcile",
+        );
+
+        let summary = summary_of(&invoke_event(&lambda, &event).await, &lambda.logs());
+
+        assert_eq!(summary["trigger"], "Schedule");
+        assert_eq!(summary["counts"]["applied"], 2, "{summary}");
+        assert_eq!(
+            h.active_ids().len(),
+            2,
+            "the KMS key and the queue match no rule"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cloudformation_provider_ignores_eventbridge_events() {
+        let lambda = Lambda::start(&[]).await;
+        let h = &lambda.h;
+        h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+
+        let outcome = invoke_event(&lambda, &change("vendor-roles").event()).await;
+
+        let summary = summary_of(&outcome, &lambda.logs());
+        assert!(summary["ignored"].is_string(), "{summary}");
+        assert!(h.emulator.requests().is_empty());
+        assert_eq!(h.active_ids().len(), 8);
+    }
+}

@@ -795,6 +795,52 @@ const AUTO_APPLY_OPERATIONS: [&str; 6] = [
     "ApplyArchiveRule",
 ];
 
+/// Runs the auto-apply function through a CloudTrail event and a scheduled reconcile and returns
+/// the operations the emulator saw: what its role must allow, and all it may.
+async fn operations_the_auto_apply_function_calls() -> BTreeSet<String> {
+    let mut settings = test_settings();
+    settings.auto_apply.enabled = true;
+    let h = Harness::start_with(settings).await;
+    h.seed_findings();
+    h.emulator
+        .put_archive_rule(ANALYZER, "roles", roles_rule_json());
+    let event =
+        testkit::events::RuleChange::create(ACCOUNT, REGION, ANALYZER, "roles", roles_rule_json())
+            .event();
+    let schedule = testkit::events::scheduled_event(
+        ACCOUNT,
+        REGION,
+        "arn:aws:events:us-east-1:123456789012:rule/reconcile",
+    );
+    for event in [event, schedule] {
+        let summary = h
+            .invoke_with(&event, std::time::Duration::from_secs(60))
+            .await
+            .expect("a normal return");
+        assert!(
+            summary["outcomes"]
+                .as_array()
+                .is_some_and(|o| o.iter().all(|o| o["outcome"] == "applied")),
+            "{summary}"
+        );
+    }
+    h.emulator
+        .requests()
+        .into_iter()
+        .map(|r| r.operation)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_auto_apply_constant_is_what_the_auto_apply_function_calls() {
+    let called = operations_the_auto_apply_function_calls().await;
+    let expected: BTreeSet<String> = AUTO_APPLY_OPERATIONS
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    assert_eq!(called, expected);
+}
+
 /// Auto-apply with the one guard that also allows a schedule (SPEC §9.1's `Rules`).
 const AUTO_APPLY: [(&str, &str); 2] = [("AutoApply", "true"), ("AutoApplyMaxFindings", "500")];
 

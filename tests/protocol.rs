@@ -427,7 +427,7 @@ mod guard_after_apply {
         async fn list_analyzers(&self) -> Result<Vec<AnalyzerListing>, AwsError> {
             self.sdk.list_analyzers().await
         }
-        async fn get_analyzer(&self, analyzer: &str) -> Result<(), AwsError> {
+        async fn get_analyzer(&self, analyzer: &str) -> Result<AnalyzerListing, AwsError> {
             self.sdk.get_analyzer(analyzer).await
         }
         async fn get_archive_rule(&self, analyzer: &str, rule: &str) -> Result<Criteria, AwsError> {

@@ -248,6 +248,38 @@ async fn rule_change<A: AccessAnalyzer>(
         return Ok(outcome(Verdict::Refused, why));
     }
     let analyzer = Analyzer::new(ctx.location.clone(), change.analyzer_name.as_str());
+    // A service-linked analyzer's rules are its service's (which also makes such changes), and an
+    // analyzer that is not ACTIVE cannot apply: both are skipped before anything is read.
+    match aa.get_analyzer(&analyzer.name).await {
+        Ok(listing) if listing.managed_by.is_some() => {
+            return Ok(outcome(
+                Verdict::Skipped,
+                format!(
+                    "analyzer {} is service-linked, managed by {}: its rules are that service's",
+                    analyzer.name,
+                    listing.managed_by.unwrap_or_default()
+                ),
+            ))
+        }
+        Ok(listing) if listing.status != "ACTIVE" => {
+            return Ok(outcome(
+                Verdict::Skipped,
+                format!(
+                    "analyzer {} is {}, not ACTIVE",
+                    analyzer.name, listing.status
+                ),
+            ))
+        }
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {
+            return Ok(outcome(
+                Verdict::Gone,
+                format!("the analyzer no longer exists ({e})"),
+            ))
+        }
+        Err(e) if e.is_transient() => return Err(Transient(e.to_string())),
+        Err(e) => return Ok(outcome(Verdict::Refused, e.to_string())),
+    }
     let current = match aa.get_archive_rule(&analyzer.name, &change.rule_name).await {
         Ok(criteria) => criteria,
         Err(e) if e.is_not_found() => {
