@@ -4,6 +4,7 @@
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
@@ -84,9 +85,20 @@ pub fn document(
     Value::Object(document)
 }
 
+/// Whether [`emit`] writes: on in the Lambda function; a process whose stdout is for people or
+/// pipelines (the command line) turns it off.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
 /// Writes the document of one apply as a single line on stdout, where Lambda hands it to
 /// CloudWatch Logs (the structured logs go to stderr).
 pub fn emit(trigger: Trigger, analyzer: &str, report: &ApplyReport, refused: bool) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

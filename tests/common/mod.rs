@@ -182,6 +182,9 @@ impl Harness {
     }
 
     pub async fn start_with(settings: Settings) -> Harness {
+        // The in-process tests check responses and emulator state; the EMF lines are checked on
+        // the real bootstrap's stdout (tests/bootstrap.rs), and would only clutter the output here.
+        applied_archive_rule::metrics::set_enabled(false);
         let emulator = Emulator::start().await.expect("emulator starts");
         emulator.add_analyzer(ANALYZER, "ACCOUNT");
         let receiver = ResponseReceiver::start().await.expect("receiver starts");

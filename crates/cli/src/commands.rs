@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use applied_archive_rule::access_analyzer::{to_sdk_filter, SdkAccessAnalyzer};
 use applied_archive_rule::apply_rules::{apply_existing_rules, ApplyOptions};
 use applied_archive_rule::arn::Analyzer;
+use applied_archive_rule::auto_apply;
 use applied_archive_rule::cfn::{self, DeliveryPolicy};
 use applied_archive_rule::filter::Filter;
 use applied_archive_rule::handler::{self, Invocation, Provider, Settings};
@@ -246,6 +247,9 @@ pub async fn invoke(aws_args: &AwsArgs, args: InvokeArgs) -> Result<u8, CliError
             session.partition, session.region, session.account
         ),
     };
+    if auto_apply::is_eventbridge_event(&event) {
+        return invoke_auto_apply(provider, event, &invocation).await;
+    }
     let response = handler::respond(&provider, event.clone(), &invocation).await;
     output::print_json(&response);
     let body = response.to_body();
@@ -292,9 +296,48 @@ pub async fn invoke(aws_args: &AwsArgs, args: InvokeArgs) -> Result<u8, CliError
     })
 }
 
+/// An EventBridge event (CloudTrail record or schedule) runs as the auto-apply function would run
+/// it — auto-apply on, its guards from the environment (`APPLIED_ARCHIVE_RULE_AUTO_APPLY_*`) — and
+/// prints the invocation's summary. Exit 1 when Lambda would retry the event.
+async fn invoke_auto_apply(
+    mut provider: Provider<SdkAccessAnalyzer>,
+    event: Value,
+    invocation: &Invocation,
+) -> Result<u8, CliError> {
+    provider.settings.auto_apply.enabled = true;
+    match handler::handle(&provider, event, invocation).await {
+        Ok(summary) => {
+            output::print_json(&summary);
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(1)
+        }
+    }
+}
+
 /// `invoke` runs against the configured account and region: a sample event's `StackId` (which names
-/// some other account) is moved there, or the provider would refuse it as another account's stack.
+/// some other account) is moved there, or the provider would refuse it as another account's stack;
+/// an EventBridge sample's account and region likewise.
 fn in_callers_account(mut event: Value, session: &Session) -> Value {
+    if auto_apply::is_eventbridge_event(&event) {
+        for (key, value) in [("account", &session.account), ("region", &session.region)] {
+            if event.get(key).and_then(Value::as_str) != Some(value.as_str()) {
+                eprintln!("the event's {key} is moved to {value}, where this runs");
+                event[key] = Value::String(value.clone());
+            }
+        }
+        if let Some(detail) = event.get_mut("detail").and_then(Value::as_object_mut) {
+            if detail.contains_key("recipientAccountId") {
+                detail.insert("recipientAccountId".into(), session.account.clone().into());
+            }
+            if detail.contains_key("awsRegion") {
+                detail.insert("awsRegion".into(), session.region.clone().into());
+            }
+        }
+        return event;
+    }
     let Some(stack_id) = event.get("StackId").and_then(Value::as_str) else {
         return event;
     };

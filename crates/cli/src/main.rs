@@ -192,6 +192,8 @@ pub struct InvokeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // stdout is the report (tables, JSON for pipelines), not CloudWatch Logs: no EMF lines in it.
+    applied_archive_rule::metrics::set_enabled(false);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("APPLIED_ARCHIVE_RULE_LOG")
