@@ -61,6 +61,31 @@ pub struct RuleOutcome {
     pub verified: bool,
 }
 
+impl RuleOutcome {
+    /// An outcome with nothing counted yet.
+    fn of(
+        trigger: Trigger,
+        caller: Option<String>,
+        analyzer: &str,
+        rule: &str,
+        outcome: Verdict,
+        why: String,
+    ) -> RuleOutcome {
+        RuleOutcome {
+            trigger: trigger.as_str(),
+            caller,
+            analyzer: analyzer.to_owned(),
+            rule: rule.to_owned(),
+            outcome,
+            why,
+            matched: 0,
+            archived: 0,
+            pending: 0,
+            verified: false,
+        }
+    }
+}
+
 /// What one invocation shares.
 struct Context<'a> {
     settings: &'a AutoApplySettings,
@@ -214,21 +239,15 @@ async fn rule_change<A: AccessAnalyzer>(
     let trigger = trigger_of(change);
     let caller = caller::caller_arn(&change.user_identity);
     let outcome = |verdict, why: String| {
-        settle(
-            RuleOutcome {
-                trigger: trigger.as_str(),
-                caller: caller.clone(),
-                analyzer: change.analyzer_name.clone(),
-                rule: change.rule_name.clone(),
-                outcome: verdict,
-                why,
-                matched: 0,
-                archived: 0,
-                pending: 0,
-                verified: false,
-            },
-            None,
-        )
+        let outcome = RuleOutcome::of(
+            trigger,
+            caller.clone(),
+            &change.analyzer_name,
+            &change.rule_name,
+            verdict,
+            why,
+        );
+        settle(outcome, None)
     };
     if let Some(why) = skip_reason(ctx, change, caller.as_deref()) {
         return Ok(outcome(Verdict::Skipped, why));
@@ -378,18 +397,14 @@ async fn apply_rule<A: AccessAnalyzer>(
     analyzer: &Analyzer,
     rule: Rule,
 ) -> Result<RuleOutcome, Transient> {
-    let base = RuleOutcome {
-        trigger: trigger.as_str(),
+    let base = RuleOutcome::of(
+        trigger,
         caller,
-        analyzer: analyzer.name.clone(),
-        rule: rule.name.clone(),
-        outcome: Verdict::Applied,
-        why: String::new(),
-        matched: 0,
-        archived: 0,
-        pending: 0,
-        verified: false,
-    };
+        &analyzer.name,
+        &rule.name,
+        Verdict::Applied,
+        String::new(),
+    );
     let refused = |why: String, report: &ApplyReport| {
         metrics::emit(trigger, &analyzer.name, report, true);
         let outcome = RuleOutcome {

@@ -22,21 +22,8 @@ pub(super) async fn reconcile<A: AccessAnalyzer>(
     ctx: &Context<'_>,
 ) -> Result<Vec<RuleOutcome>, Transient> {
     let outcome = |analyzer: &str, rule: &str, verdict, why: String| {
-        settle(
-            RuleOutcome {
-                trigger: Trigger::Schedule.as_str(),
-                caller: None,
-                analyzer: analyzer.to_owned(),
-                rule: rule.to_owned(),
-                outcome: verdict,
-                why,
-                matched: 0,
-                archived: 0,
-                pending: 0,
-                verified: false,
-            },
-            None,
-        )
+        let outcome = RuleOutcome::of(Trigger::Schedule, None, analyzer, rule, verdict, why);
+        settle(outcome, None)
     };
     if !ctx.settings.principals.is_empty() {
         // The templates refuse this combination; a function configured by hand fails closed.
