@@ -268,7 +268,9 @@ async fn rule_change<A: AccessAnalyzer>(
     }
     let analyzer = Analyzer::new(ctx.location.clone(), change.analyzer_name.as_str());
     // A service-linked analyzer's rules are its service's (which also makes such changes), and an
-    // analyzer that is not ACTIVE cannot apply: both are skipped before anything is read.
+    // analyzer that is not ACTIVE cannot apply: both are skipped before anything is read. The
+    // look-up only ever skips: an answer it cannot use leaves the decision to GetArchiveRule, the
+    // step SPEC §9.2 names.
     match aa.get_analyzer(&analyzer.name).await {
         Ok(listing) if listing.managed_by.is_some() => {
             return Ok(outcome(
@@ -290,14 +292,7 @@ async fn rule_change<A: AccessAnalyzer>(
             ))
         }
         Ok(_) => {}
-        Err(e) if e.is_not_found() => {
-            return Ok(outcome(
-                Verdict::Gone,
-                format!("the analyzer no longer exists ({e})"),
-            ))
-        }
-        Err(e) if e.is_transient() => return Err(Transient(e.to_string())),
-        Err(e) => return Ok(outcome(Verdict::Refused, e.to_string())),
+        Err(e) => tracing::info!(error = %e, "GetAnalyzer did not say; GetArchiveRule decides"),
     }
     let current = match aa.get_archive_rule(&analyzer.name, &change.rule_name).await {
         Ok(criteria) => criteria,
