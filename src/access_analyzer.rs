@@ -1,6 +1,6 @@
-//! The small slice of IAM Access Analyzer the lifecycle needs, and its implementation on the AWS SDK.
-//!
-//! Every call is logged with its outcome and duration (SPEC §5).
+//! The slice of IAM Access Analyzer the provider calls, as a trait, and its implementation on the
+//! AWS SDK: every call logged with its outcome and duration (SPEC §5). It decides nothing about
+//! rules or stacks; it only makes the calls it is asked to make.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -46,11 +46,15 @@ pub trait AccessAnalyzer: Send + Sync {
         client_token: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Succeeds when the analyzer exists; `ResourceNotFoundException` when it does not.
+    /// Every analyzer of the account and region, of every type, across all pages.
+    fn list_analyzers(&self)
+        -> impl Future<Output = Result<Vec<AnalyzerListing>, AwsError>> + Send;
+
+    /// The analyzer as `GetAnalyzer` reports it; `ResourceNotFoundException` when it does not exist.
     fn get_analyzer(
         &self,
         analyzer_name: &str,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    ) -> impl Future<Output = Result<AnalyzerListing, AwsError>> + Send;
 
     /// The filter of an existing rule.
     fn get_archive_rule(
@@ -88,6 +92,34 @@ pub trait AccessAnalyzer: Send + Sync {
         analyzer_arn: &str,
         filter: &Filter,
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// An analyzer as `ListAnalyzers` reports it: enough to tell which ones a reconcile may apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalyzerListing {
+    pub name: String,
+    pub arn: String,
+    /// `ACTIVE`, `CREATING`, `DISABLED` or `FAILED`.
+    pub status: String,
+    /// The managing service's principal; the service model has it "only present for
+    /// service-linked analyzers", whose rules are that service's, not ours.
+    pub managed_by: Option<String>,
+}
+
+impl AnalyzerListing {
+    /// An analyzer whose rules may be applied: ACTIVE and not service-linked.
+    pub fn is_applicable(&self) -> bool {
+        self.status == "ACTIVE" && self.managed_by.is_none()
+    }
+}
+
+fn listing(summary: &aws_sdk_accessanalyzer::types::AnalyzerSummary) -> AnalyzerListing {
+    AnalyzerListing {
+        name: summary.name().to_owned(),
+        arn: summary.arn().to_owned(),
+        status: summary.status().as_str().to_owned(),
+        managed_by: summary.managed_by().map(str::to_owned),
+    }
 }
 
 /// [`AccessAnalyzer`] on the AWS SDK. The clients are built once per process and shared.
@@ -174,14 +206,20 @@ where
     }
 }
 
-/// Runs one call and logs its outcome and duration.
-async fn logged<T>(
+/// Awaits one SDK call, logs its outcome and duration (SPEC §5), and turns its error into an
+/// [`AwsError`]: the one wrapper every call goes through.
+async fn call<T, E, R>(
     operation: &'static str,
     resource: &str,
-    call: impl Future<Output = Result<T, AwsError>>,
-) -> Result<T, AwsError> {
+    call: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+    SdkError<E, R>: ProvideErrorMetadata + RequestId,
+{
     let started = Instant::now();
-    let result = call.await;
+    let result = call.await.map_err(|e| aws_error(operation, e));
     let millis = started.elapsed().as_millis() as u64;
     match &result {
         Ok(_) => tracing::info!(
@@ -211,19 +249,15 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         filter: &Filter,
         client_token: &str,
     ) -> Result<(), AwsError> {
-        const OP: &str = "CreateArchiveRule";
-        let call = self
+        let request = self
             .client
             .create_archive_rule()
             .analyzer_name(analyzer_name)
             .rule_name(rule_name)
             .set_filter(Some(to_sdk_filter(filter.criteria())))
-            .client_token(client_token)
-            .send();
-        logged(OP, rule_name, async {
-            call.await.map(|_| ()).map_err(|e| aws_error(OP, e))
-        })
-        .await
+            .client_token(client_token);
+        call("CreateArchiveRule", rule_name, request.send()).await?;
+        Ok(())
     }
 
     async fn update_archive_rule(
@@ -233,32 +267,42 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         filter: &Filter,
         client_token: &str,
     ) -> Result<(), AwsError> {
-        const OP: &str = "UpdateArchiveRule";
-        let call = self
+        let request = self
             .client
             .update_archive_rule()
             .analyzer_name(analyzer_name)
             .rule_name(rule_name)
             .set_filter(Some(to_sdk_filter(filter.criteria())))
-            .client_token(client_token)
-            .send();
-        logged(OP, rule_name, async {
-            call.await.map(|_| ()).map_err(|e| aws_error(OP, e))
-        })
-        .await
+            .client_token(client_token);
+        call("UpdateArchiveRule", rule_name, request.send()).await?;
+        Ok(())
     }
 
-    async fn get_analyzer(&self, analyzer_name: &str) -> Result<(), AwsError> {
-        const OP: &str = "GetAnalyzer";
-        let call = self
-            .reads
-            .get_analyzer()
-            .analyzer_name(analyzer_name)
-            .send();
-        logged(OP, analyzer_name, async {
-            call.await.map(|_| ()).map_err(|e| aws_error(OP, e))
+    async fn list_analyzers(&self) -> Result<Vec<AnalyzerListing>, AwsError> {
+        let mut pages = self.reads.list_analyzers().into_paginator().send();
+        let mut analyzers = Vec::new();
+        while let Some(page) = call("ListAnalyzers", "(all)", async {
+            pages.next().await.transpose()
         })
-        .await
+        .await?
+        {
+            analyzers.extend(page.analyzers().iter().map(listing));
+        }
+        Ok(analyzers)
+    }
+
+    async fn get_analyzer(&self, analyzer_name: &str) -> Result<AnalyzerListing, AwsError> {
+        let request = self.reads.get_analyzer().analyzer_name(analyzer_name);
+        let output = call("GetAnalyzer", analyzer_name, request.send()).await?;
+        Ok(output
+            .analyzer()
+            .map(listing)
+            .unwrap_or_else(|| AnalyzerListing {
+                name: analyzer_name.to_owned(),
+                arn: String::new(),
+                status: String::new(),
+                managed_by: None,
+            }))
     }
 
     async fn get_archive_rule(
@@ -266,51 +310,42 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         analyzer_name: &str,
         rule_name: &str,
     ) -> Result<Criteria, AwsError> {
-        const OP: &str = "GetArchiveRule";
-        let call = self
+        let request = self
             .reads
             .get_archive_rule()
             .analyzer_name(analyzer_name)
-            .rule_name(rule_name)
-            .send();
-        logged(OP, rule_name, async {
-            let output = call.await.map_err(|e| aws_error(OP, e))?;
-            Ok(output
-                .archive_rule()
-                .map(|rule| from_sdk_filter(rule.filter()))
-                .unwrap_or_default())
-        })
-        .await
+            .rule_name(rule_name);
+        let output = call("GetArchiveRule", rule_name, request.send()).await?;
+        Ok(output
+            .archive_rule()
+            .map(|rule| from_sdk_filter(rule.filter()))
+            .unwrap_or_default())
     }
 
     async fn list_archive_rules(
         &self,
         analyzer_name: &str,
     ) -> Result<Vec<(String, Criteria)>, AwsError> {
-        const OP: &str = "ListArchiveRules";
+        let mut pages = self
+            .reads
+            .list_archive_rules()
+            .analyzer_name(analyzer_name)
+            .into_paginator()
+            .send();
         let mut rules = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let call = self
-                .reads
-                .list_archive_rules()
-                .analyzer_name(analyzer_name)
-                .set_next_token(next_token.take())
-                .send();
-            let page = logged(OP, analyzer_name, async {
-                call.await.map_err(|e| aws_error(OP, e))
-            })
-            .await?;
+        // Each page is a call of its own, logged as one.
+        while let Some(page) = call("ListArchiveRules", analyzer_name, async {
+            pages.next().await.transpose()
+        })
+        .await?
+        {
             rules.extend(
                 page.archive_rules()
                     .iter()
                     .map(|rule| (rule.rule_name().to_owned(), from_sdk_filter(rule.filter()))),
             );
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(rules),
-            }
         }
+        Ok(rules)
     }
 
     async fn delete_archive_rule(
@@ -319,18 +354,14 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         rule_name: &str,
         client_token: &str,
     ) -> Result<(), AwsError> {
-        const OP: &str = "DeleteArchiveRule";
-        let call = self
+        let request = self
             .client
             .delete_archive_rule()
             .analyzer_name(analyzer_name)
             .rule_name(rule_name)
-            .client_token(client_token)
-            .send();
-        logged(OP, rule_name, async {
-            call.await.map(|_| ()).map_err(|e| aws_error(OP, e))
-        })
-        .await
+            .client_token(client_token);
+        call("DeleteArchiveRule", rule_name, request.send()).await?;
+        Ok(())
     }
 
     async fn apply_archive_rule(
@@ -339,18 +370,14 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         rule_name: &str,
         client_token: &str,
     ) -> Result<(), AwsError> {
-        const OP: &str = "ApplyArchiveRule";
-        let call = self
+        let request = self
             .client
             .apply_archive_rule()
             .analyzer_arn(analyzer_arn)
             .rule_name(rule_name)
-            .client_token(client_token)
-            .send();
-        logged(OP, rule_name, async {
-            call.await.map(|_| ()).map_err(|e| aws_error(OP, e))
-        })
-        .await
+            .client_token(client_token);
+        call("ApplyArchiveRule", rule_name, request.send()).await?;
+        Ok(())
     }
 
     async fn list_active_finding_ids(
@@ -358,30 +385,26 @@ impl AccessAnalyzer for SdkAccessAnalyzer {
         analyzer_arn: &str,
         filter: &Filter,
     ) -> Result<Vec<String>, AwsError> {
-        const OP: &str = "ListFindingsV2";
         let query = filter.with_active_status();
-        let sdk_filter = to_sdk_filter(query.iter().map(|(k, c)| (k.as_str(), c)));
+        let mut pages = self
+            .reads
+            .list_findings_v2()
+            .analyzer_arn(analyzer_arn)
+            .set_filter(Some(to_sdk_filter(
+                query.iter().map(|(k, c)| (k.as_str(), c)),
+            )))
+            .max_results(FINDINGS_PAGE_SIZE)
+            .into_paginator()
+            .send();
         let mut ids = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let call = self
-                .reads
-                .list_findings_v2()
-                .analyzer_arn(analyzer_arn)
-                .set_filter(Some(sdk_filter.clone()))
-                .max_results(FINDINGS_PAGE_SIZE)
-                .set_next_token(next_token.take())
-                .send();
-            let page = logged(OP, analyzer_arn, async {
-                call.await.map_err(|e| aws_error(OP, e))
-            })
-            .await?;
+        while let Some(page) = call("ListFindingsV2", analyzer_arn, async {
+            pages.next().await.transpose()
+        })
+        .await?
+        {
             ids.extend(page.findings().iter().map(|f| f.id().to_owned()));
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(ids),
-            }
         }
+        Ok(ids)
     }
 }
 

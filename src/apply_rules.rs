@@ -1,23 +1,25 @@
 //! Applying archive rules that already exist — declared with the native
 //! `AWS::AccessAnalyzer::ArchiveRule` or `Analyzer.ArchiveRules`, or made by hand — without owning
-//! them. Two callers share [`apply_existing_rules`]: the `Custom::ApplyArchiveRules` resource type
-//! (SPEC §8.1, [`apply`] and [`delete`]) and the command line's `apply` and `sweep`.
+//! them: the `Custom::ApplyArchiveRules` resource type (SPEC §8.1, [`apply`] and [`delete`]) and
+//! the command line's `apply` and `sweep` ([`apply_existing_rules`]). It reads rules and hands them
+//! to the apply engine; it never writes a rule.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
-use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::access_analyzer::AccessAnalyzer;
+use crate::apply::{self, ApplyReport, ApplySettings, Rule};
+use crate::arn::Analyzer;
 use crate::error::{AwsError, ProviderError};
 use crate::filter::Filter;
-use crate::lifecycle::{
-    log_apply_evidence, wait_for_archived, EventContext, Outcome, Progress, Verification, CUT_SHORT,
-};
-use crate::properties::{Analyzer, ApplyRulesProperties};
+use crate::metrics::Trigger;
+use crate::progress::Progress;
+use crate::properties::ApplyRulesProperties;
+use crate::request::{EventContext, Success};
 
 pub const RESOURCE_TYPE: &str = "Custom::ApplyArchiveRules";
 
@@ -34,33 +36,15 @@ pub struct ApplyOptions<'a> {
     pub dry_run: bool,
     /// The client token of each rule's `ApplyArchiveRule`.
     pub client_token: &'a (dyn Fn(&str) -> String + Sync),
+    /// Writes the apply's metrics under this trigger; `None` for the command line.
+    pub metrics: Option<Trigger>,
 }
 
-/// What one rule matched and archived.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleReport {
-    pub rule: String,
-    pub matched: usize,
-    pub archived: usize,
-    pub pending: usize,
-}
-
-/// The outcome of applying an analyzer's rules. Totals count distinct findings: one matched by two
-/// rules is one finding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplyReport {
-    pub rules: Vec<RuleReport>,
-    pub matched: usize,
-    pub archived: usize,
-    pub pending: usize,
-    /// A read after the apply produced the counts.
-    pub verified: bool,
-    pub applied: bool,
-    /// Why the verification ended before it could finish, once the rules were applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interrupted: Option<String>,
+/// What a deadline guard learns of [`apply_existing_rules`]: each step, and once the rules are
+/// applied, the answer to give (built by `success_of`).
+pub struct Guarded<'a> {
+    pub progress: &'a Progress,
+    pub success_of: &'a (dyn Fn(&ApplyReport) -> Success + Sync),
 }
 
 /// Reads the rules, counts what they match, applies them all concurrently and waits until the
@@ -69,106 +53,36 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
     aa: &A,
     analyzer: &Analyzer,
     options: &ApplyOptions<'_>,
-    progress: Option<&Progress>,
+    guarded: Option<Guarded<'_>>,
 ) -> Result<ApplyReport, ProviderError> {
     let step = |s| {
-        if let Some(p) = progress {
-            p.set_step(s)
+        if let Some(g) = &guarded {
+            g.progress.set_step(s)
         }
     };
     step("reading the archive rules");
     let rules = read_rules(aa, analyzer, options.rule_names).await?;
-    let named: Vec<(&str, &Filter)> = rules.iter().map(|(n, f)| (n.as_str(), f)).collect();
-
     step("counting matching findings");
-    let counts = named.iter().map(|(rule, filter)| async move {
-        aa.list_active_finding_ids(&analyzer.arn, filter)
-            .await
-            .map(|ids| ids.into_iter().collect::<BTreeSet<String>>())
-            .map_err(|source| aws(analyzer, rule, "counting the findings matched by", source))
-    });
-    let matched_by_rule = try_join_all(counts).await?;
-    let matched: BTreeSet<String> = matched_by_rule.iter().flatten().cloned().collect();
-    if let Some(limit) = options.max_findings_to_archive {
-        if matched.len() as u64 > limit {
-            return Err(ProviderError::TooManyFindingsAcrossRules {
-                analyzer: analyzer.name.clone(),
-                rules: rules.len(),
-                count: matched.len() as u64,
-                limit,
-            });
-        }
-    }
-    let report = |verification: &Verification, applied: bool| {
-        let archived_of = |ids: &BTreeSet<String>| ids.len() - verification.pending_of(ids);
-        ApplyReport {
-            rules: named
-                .iter()
-                .zip(&matched_by_rule)
-                .map(|((rule, _), ids)| RuleReport {
-                    rule: (*rule).to_owned(),
-                    matched: ids.len(),
-                    archived: archived_of(ids),
-                    pending: ids.len() - archived_of(ids),
-                })
-                .collect(),
-            matched: matched.len(),
-            archived: archived_of(&matched),
-            pending: matched.len() - archived_of(&matched),
-            verified: applied && verification.is_complete(),
-            applied,
-            interrupted: verification.interrupted.clone(),
-        }
-    };
+    let counted = apply::count(aa, analyzer, rules).await?;
+    counted.enforce_limit(options.max_findings_to_archive)?;
     if options.dry_run {
-        // Nothing was applied, so nothing is pending either: `matched` is what would be archived.
-        let mut counted = report(&Verification::default(), false);
-        counted.pending = 0;
-        counted.rules.iter_mut().for_each(|r| r.pending = 0);
-        return Ok(counted);
+        return Ok(counted.dry_run());
     }
-
     step("applying the archive rules");
-    let applies = named.iter().map(|(rule, _)| async move {
-        aa.apply_archive_rule(&analyzer.arn, rule, &(options.client_token)(rule))
-            .await
-            .map_err(|source| aws(analyzer, rule, "applying", source))
-    });
-    try_join_all(applies).await?;
-    // From here on nothing fails the operation (SPEC §3 step 4): the guard answers with this.
-    let so_far = |verification: &Verification| {
-        if let Some(p) = progress {
-            let mut cut_short = report(verification, true);
-            cut_short.verified = false;
-            cut_short
-                .interrupted
-                .get_or_insert_with(|| CUT_SHORT.to_owned());
-            p.applied(outcome(analyzer, &cut_short));
+    let settings = ApplySettings {
+        archive_timeout: options.archive_timeout,
+        deadline: options.deadline,
+        client_token: options.client_token,
+        metrics: options.metrics,
+    };
+    let so_far = |report: &ApplyReport| {
+        if let Some(g) = &guarded {
+            g.progress
+                .set_step("waiting for matched findings to read ARCHIVED");
+            g.progress.applied((g.success_of)(report));
         }
     };
-    so_far(&Verification::default());
-    if options.archive_timeout.is_zero() {
-        return Ok(report(&Verification::default(), true));
-    }
-
-    step("waiting for matched findings to read ARCHIVED");
-    let verification = wait_for_archived(
-        aa,
-        &analyzer.arn,
-        &named,
-        &matched,
-        options.archive_timeout,
-        options.deadline,
-        &so_far,
-    )
-    .await;
-    let names = rules.iter().map(|(name, _)| name.as_str());
-    log_apply_evidence(
-        &format!("{} (rules: {})", analyzer.arn, join_names(names)),
-        &matched,
-        &verification,
-    );
-    Ok(report(&verification, true))
+    apply::apply(aa, &counted, &settings, &so_far).await
 }
 
 /// The rules to apply with their filters: the named ones (each must exist), or every rule.
@@ -176,7 +90,7 @@ async fn read_rules<A: AccessAnalyzer>(
     aa: &A,
     analyzer: &Analyzer,
     names: Option<&[String]>,
-) -> Result<Vec<(String, Filter)>, ProviderError> {
+) -> Result<Vec<Rule>, ProviderError> {
     let criteria = match names {
         Some(names) => {
             let reads = names.iter().map(|rule| async move {
@@ -187,46 +101,19 @@ async fn read_rules<A: AccessAnalyzer>(
                         analyzer: analyzer.name.clone(),
                         source,
                     }),
-                    Err(source) => Err(aws(analyzer, rule, "reading", source)),
+                    Err(source) => Err(ProviderError::aws("reading", rule, &analyzer.name, source)),
                 }
             });
             try_join_all(reads).await?
         }
-        None => {
-            let missing = |source: AwsError| ProviderError::AnalyzerMissing {
-                analyzer: analyzer.name.clone(),
-                source,
-            };
-            let rules = aa
-                .list_archive_rules(&analyzer.name)
-                .await
-                .map_err(|source| {
-                    if source.is_not_found() {
-                        missing(source)
-                    } else {
-                        aws(analyzer, "(all)", "listing", source)
-                    }
-                })?;
-            // The service model lists no ResourceNotFoundException for ListArchiveRules, so an
-            // empty answer is only "no rules" once the analyzer is known to exist.
-            if rules.is_empty() {
-                aa.get_analyzer(&analyzer.name).await.map_err(|source| {
-                    if source.is_not_found() {
-                        missing(source)
-                    } else {
-                        aws(analyzer, "(all)", "checking the analyzer of", source)
-                    }
-                })?;
-            }
-            rules
-        }
+        None => list_rules(aa, analyzer).await?,
     };
     criteria
         .into_iter()
-        .map(|(rule, criteria)| match Filter::from_criteria(&criteria) {
-            Ok(filter) => Ok((rule, filter)),
+        .map(|(name, criteria)| match Filter::from_criteria(&criteria) {
+            Ok(filter) => Ok(Rule { name, filter }),
             Err(problem) => Err(ProviderError::UnusableRule {
-                rule,
+                rule: name,
                 analyzer: analyzer.name.clone(),
                 problem,
             }),
@@ -234,13 +121,32 @@ async fn read_rules<A: AccessAnalyzer>(
         .collect()
 }
 
-fn aws(analyzer: &Analyzer, rule: &str, action: &'static str, source: AwsError) -> ProviderError {
-    ProviderError::Aws {
-        action,
-        rule: rule.to_owned(),
-        analyzer: analyzer.name.clone(),
-        source,
+/// Every rule of the analyzer. The service model lists no ResourceNotFoundException for
+/// ListArchiveRules, so an empty answer is only "no rules" once the analyzer is known to exist.
+async fn list_rules<A: AccessAnalyzer>(
+    aa: &A,
+    analyzer: &Analyzer,
+) -> Result<Vec<(String, crate::filter::Criteria)>, ProviderError> {
+    let classify = |action, source: AwsError| {
+        if source.is_not_found() {
+            ProviderError::AnalyzerMissing {
+                analyzer: analyzer.name.clone(),
+                source,
+            }
+        } else {
+            ProviderError::aws(action, "(all)", &analyzer.name, source)
+        }
+    };
+    let rules = aa
+        .list_archive_rules(&analyzer.name)
+        .await
+        .map_err(|source| classify("listing", source))?;
+    if rules.is_empty() {
+        aa.get_analyzer(&analyzer.name)
+            .await
+            .map_err(|source| classify("checking the analyzer of", source))?;
     }
+    Ok(rules)
 }
 
 /// Rule names as the logs and `Fn::GetAtt RuleNames` show them: comma-separated.
@@ -260,7 +166,7 @@ pub async fn apply<A: AccessAnalyzer>(
     ctx: &EventContext,
     properties: &Value,
     progress: &Progress,
-) -> Result<Outcome, ProviderError> {
+) -> Result<Success, ProviderError> {
     let props = ApplyRulesProperties::parse(properties)?;
     let analyzer = props.analyzer.resolve(&ctx.stack)?;
     let token = |rule: &str| ctx.client_token("ApplyArchiveRule", &analyzer.name, rule);
@@ -271,8 +177,14 @@ pub async fn apply<A: AccessAnalyzer>(
         max_findings_to_archive: props.max_findings_to_archive,
         dry_run: false,
         client_token: &token,
+        metrics: Some(Trigger::ApplyArchiveRules),
     };
-    let report = apply_existing_rules(aa, &analyzer, &options, Some(progress))
+    let success_of = |report: &ApplyReport| success(&analyzer, report);
+    let guarded = Guarded {
+        progress,
+        success_of: &success_of,
+    };
+    let report = apply_existing_rules(aa, &analyzer, &options, Some(guarded))
         .await
         .map_err(|e| match e {
             ProviderError::AnalyzerMissing { analyzer, source } => {
@@ -284,10 +196,10 @@ pub async fn apply<A: AccessAnalyzer>(
             }
             other => other,
         })?;
-    Ok(outcome(&analyzer, &report))
+    Ok(success(&analyzer, &report))
 }
 
-fn outcome(analyzer: &Analyzer, report: &ApplyReport) -> Outcome {
+fn success(analyzer: &Analyzer, report: &ApplyReport) -> Success {
     let names = join_names(report.rules.iter().map(|r| r.rule.as_str()));
     let reason = if report.rules.is_empty() {
         format!(
@@ -333,7 +245,7 @@ fn outcome(analyzer: &Analyzer, report: &ApplyReport) -> Outcome {
         ("PendingFindings".to_owned(), report.pending.to_string()),
         ("Verified".to_owned(), report.verified.to_string()),
     ]);
-    Outcome {
+    Success {
         physical_resource_id: physical_id(analyzer),
         reason,
         data,
@@ -341,10 +253,9 @@ fn outcome(analyzer: &Analyzer, report: &ApplyReport) -> Outcome {
 }
 
 /// Delete of `Custom::ApplyArchiveRules`: the rules are not this resource's, so nothing is changed.
-pub fn delete(physical_resource_id: &str) -> Outcome {
-    Outcome {
-        physical_resource_id: physical_resource_id.to_owned(),
-        reason: "nothing to delete: Custom::ApplyArchiveRules applies rules it does not own; the rules and the findings they archived stay as they are".to_owned(),
-        data: BTreeMap::new(),
-    }
+pub fn delete(physical_resource_id: &str) -> Success {
+    Success::without_data(
+        physical_resource_id,
+        "nothing to delete: Custom::ApplyArchiveRules applies rules it does not own; the rules and the findings they archived stay as they are".to_owned(),
+    )
 }

@@ -1,4 +1,5 @@
-//! The few ARNs the provider reads and writes: the stack's, the analyzer's and the archive rule's.
+//! Locations and the few ARNs the provider reads and writes: the stack's, the function's, the
+//! analyzer's and the archive rule's. Pure parsing and formatting; no lookups.
 //!
 //! The analyzer is resolved without a lookup (SPEC §3 Create step 1): its ARN follows from its name and
 //! the partition, region and account of the stack, so no `GetAnalyzer` round trip sits on the critical
@@ -91,26 +92,37 @@ pub fn function_location(function_arn: &str) -> Option<Location> {
     location_of(&fields)
 }
 
-/// An analyzer ARN split into where it lives and its name.
+/// An analyzer: where it lives, its name, and its ARN — formatted by [`Location::analyzer_arn`],
+/// the one place that builds analyzer ARNs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AnalyzerArn {
+pub struct Analyzer {
     pub location: Location,
     pub name: String,
+    pub arn: String,
 }
 
-pub fn parse_analyzer_arn(arn: &str) -> Option<AnalyzerArn> {
-    let fields = split_arn(arn)?;
-    if fields[2] != "access-analyzer" {
-        return None;
+impl Analyzer {
+    pub fn new(location: Location, name: impl Into<String>) -> Analyzer {
+        let name = name.into();
+        Analyzer {
+            arn: location.analyzer_arn(&name),
+            location,
+            name,
+        }
     }
-    let name = fields[5].strip_prefix("analyzer/")?;
-    if name.is_empty() || name.contains('/') {
-        return None;
+
+    /// Reads `arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>`.
+    pub fn from_arn(arn: &str) -> Option<Analyzer> {
+        let fields = split_arn(arn)?;
+        if fields[2] != "access-analyzer" {
+            return None;
+        }
+        let name = fields[5].strip_prefix("analyzer/")?;
+        if name.is_empty() || name.contains('/') {
+            return None;
+        }
+        Some(Analyzer::new(location_of(&fields)?, name))
     }
-    Some(AnalyzerArn {
-        location: location_of(&fields)?,
-        name: name.to_owned(),
-    })
 }
 
 /// An archive rule ARN, the provider's PhysicalResourceId:
@@ -198,12 +210,13 @@ mod tests {
     }
 
     #[test]
-    fn analyzer_arn_parses_name_and_location() {
-        let parsed =
-            parse_analyzer_arn("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/main")
-                .unwrap();
+    fn analyzer_arn_parses_name_and_location_and_round_trips() {
+        let arn = "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/main";
+        let parsed = Analyzer::from_arn(arn).unwrap();
         assert_eq!(parsed.name, "main");
         assert_eq!(parsed.location.region, "us-east-1");
-        assert!(parse_analyzer_arn("arn:aws:iam::123456789012:role/x").is_none());
+        assert_eq!(parsed.arn, arn);
+        assert_eq!(Analyzer::new(parsed.location.clone(), "main"), parsed);
+        assert!(Analyzer::from_arn("arn:aws:iam::123456789012:role/x").is_none());
     }
 }

@@ -1,4 +1,5 @@
-//! The CloudFormation custom resource protocol (SPEC §4): the event in, the one response out.
+//! The CloudFormation custom resource protocol (SPEC §4): the event in, the one response out —
+//! body, size limit, response URL policy, delivery. It never calls Access Analyzer.
 //!
 //! Kept apart from the archive-rule logic so that each can be read and tested alone. See
 //! <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html>.

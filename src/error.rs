@@ -1,5 +1,6 @@
 //! Errors a stack operator reads in the `Reason` of a FAILED response. Each message says what
-//! failed, on which rule and analyzer, and carries the AWS error code, message and request id.
+//! failed, on which rule and analyzer, and carries the AWS error code, message and request id;
+//! none is built from a guess about what went wrong.
 
 use std::fmt;
 
@@ -43,6 +44,27 @@ impl AwsError {
 
     pub fn is_conflict(&self) -> bool {
         self.code.as_deref() == Some("ConflictException")
+    }
+
+    /// Throttling, a server error or no answer at all (a timeout): worth running again later.
+    /// Access denied, validation and the like will not change on a retry.
+    pub fn is_transient(&self) -> bool {
+        match self.code.as_deref() {
+            None => true,
+            Some(code) => matches!(
+                code,
+                "ThrottlingException"
+                    | "Throttling"
+                    | "TooManyRequestsException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerException"
+                    | "InternalFailure"
+                    | "ServiceUnavailableException"
+                    | "ServiceUnavailable"
+                    | "RequestTimeout"
+                    | "RequestTimeoutException"
+            ),
+        }
     }
 }
 
@@ -140,6 +162,30 @@ pub enum ProviderError {
     },
 }
 
+impl ProviderError {
+    /// The AWS error behind this one, if an Access Analyzer call failed.
+    pub fn aws_source(&self) -> Option<&AwsError> {
+        match self {
+            ProviderError::AnalyzerNotFound { source, .. }
+            | ProviderError::AnalyzerMissing { source, .. }
+            | ProviderError::RuleNotFound { source, .. }
+            | ProviderError::Aws { source, .. }
+            | ProviderError::RuleVanished { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// An Access Analyzer call that failed while `action` on `rule` of `analyzer`.
+    pub fn aws(action: &'static str, rule: &str, analyzer: &str, source: AwsError) -> Self {
+        ProviderError::Aws {
+            action,
+            rule: rule.to_owned(),
+            analyzer: analyzer.to_owned(),
+            source,
+        }
+    }
+}
+
 /// Why an invocation returns an error to Lambda: no response reached CloudFormation. Lambda may then
 /// run the event again, which is safe because every mutating call is idempotent per event.
 #[derive(Debug, Error)]
@@ -150,4 +196,8 @@ pub enum InvocationError {
     ResponseUrlRefused(String),
     #[error("no response could be delivered to CloudFormation: {0}")]
     NotDelivered(String),
+    /// Auto-apply met a transient failure (throttling, a server error, a timeout) before its
+    /// apply stood: Lambda's asynchronous retry runs the event again, idempotently.
+    #[error("auto-apply did not finish and should be retried: {0}")]
+    RetryLater(String),
 }

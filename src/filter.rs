@@ -1,4 +1,5 @@
-//! The archive rule's `Filter`, parsed once from either shape CloudFormation users write.
+//! The archive rule's `Filter`, parsed once from either shape CloudFormation users write; a parsed
+//! `Filter` cannot be invalid. Which keys an analyzer type accepts is the service's call, not this.
 //!
 //! - map, as `AWS::AccessAnalyzer::ArchiveRule` and the API: `{ "<key>": { "Eq": [..] } }`
 //! - list, as `AWS::AccessAnalyzer::Analyzer.ArchiveRules[].Filter`: `[ { "Property": "<key>", "Eq": [..] } ]`
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use crate::error::PropertyError;
-use crate::properties::parse_bool;
+use crate::properties::values::{describe, parse_bool};
 
 /// Keys the service rejects in archive rules: a rule can neither select on the status it sets nor
 /// name single findings.
@@ -344,22 +345,6 @@ fn parse_values(path: &str, value: &Value) -> Result<Vec<String>, PropertyError>
             )),
         })
         .collect()
-}
-
-/// A short description of a JSON value for error messages, quoting scalars so the operator sees
-/// exactly what arrived.
-pub fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => {
-            let shown: String = s.chars().take(80).collect();
-            format!("{shown:?}")
-        }
-        Value::Array(a) => format!("a list of {} items", a.len()),
-        Value::Object(_) => "a map".to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -1,23 +1,25 @@
-//! One invocation, end to end: read the event, check where the answer goes, run the lifecycle under a
-//! deadline guard, and deliver exactly one final response to CloudFormation.
-//!
-//! Whatever happens inside the lifecycle — an AWS error, a hang, a panic — the stack gets a FAILED
-//! response with an actionable reason before Lambda's deadline, never an hour-long wait.
+//! One invocation, end to end: read the event, check where the answer goes, decide which work the
+//! request is (resource type, request type) and whether it may run here at all, run it under the
+//! deadline guard ([`crate::guard`]), and deliver exactly one final response to CloudFormation.
+//! The Access Analyzer calls are the resource types'; this module makes none itself.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::access_analyzer::AccessAnalyzer;
 use crate::apply_rules;
-use crate::arn::{function_location, parse_archive_rule_arn, stack_location};
+use crate::arn::{function_location, parse_archive_rule_arn, stack_location, Location};
+use crate::auto_apply::{self, settings::AutoApplySettings};
 use crate::cfn::{self, DeliveryPolicy, Envelope, Response, ResponseUrlPolicy, Status};
 use crate::error::{InvocationError, ProviderError};
-use crate::lifecycle::{self, EventContext, Outcome, Progress};
+use crate::guard;
+use crate::lifecycle;
+use crate::progress::Progress;
 use crate::properties;
+use crate::request::{marker_id, parse_request, EventContext, Request, Success};
 
 /// Lambda's longest timeout. A deadline further away than this is not a real Lambda deadline.
 const MAX_LAMBDA_BUDGET: Duration = Duration::from_secs(15 * 60);
@@ -32,6 +34,8 @@ pub struct Settings {
     pub default_budget: Duration,
     pub response_urls: ResponseUrlPolicy,
     pub delivery: DeliveryPolicy,
+    /// Auto-apply (SPEC §9): off unless this function was deployed for it.
+    pub auto_apply: AutoApplySettings,
     /// Test hook: panic while handling this LogicalResourceId, to prove a panic still ends in FAILED.
     /// Compiled only with the `test-hooks` feature, which release builds never enable (SPEC §5).
     #[cfg(feature = "test-hooks")]
@@ -45,6 +49,7 @@ impl Default for Settings {
             default_budget: Duration::from_secs(120),
             response_urls: ResponseUrlPolicy::default(),
             delivery: DeliveryPolicy::default(),
+            auto_apply: AutoApplySettings::default(),
             #[cfg(feature = "test-hooks")]
             panic_on_logical_id: None,
         }
@@ -72,6 +77,7 @@ impl Settings {
             ),
             response_urls: ResponseUrlPolicy::from_env(),
             delivery: defaults.delivery,
+            auto_apply: AutoApplySettings::from_env(),
             #[cfg(feature = "test-hooks")]
             panic_on_logical_id: std::env::var("APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID")
                 .ok()
@@ -108,7 +114,8 @@ pub fn response_client() -> Result<reqwest::Client, reqwest::Error> {
 
 /// Handles one event. Returns `Ok` once a response — SUCCESS or FAILED — reached CloudFormation, so
 /// Lambda does not run the event again; `Err` only when no response could be delivered, leaving
-/// Lambda's own retry a chance.
+/// Lambda's own retry a chance. EventBridge events (auto-apply, SPEC §9) have no response URL: their
+/// result is the invocation's own.
 pub async fn handle<A>(
     provider: &Provider<A>,
     payload: Value,
@@ -117,6 +124,9 @@ pub async fn handle<A>(
 where
     A: AccessAnalyzer + Clone + 'static,
 {
+    if auto_apply::is_eventbridge_event(&payload) {
+        return auto_apply::handle(provider, payload, invocation).await;
+    }
     let arrived = Instant::now();
     let event = cfn::unwrap_sns(payload);
     let envelope = Envelope::read(&event);
@@ -216,25 +226,23 @@ where
         .checked_sub(provider.settings.timeout_margin)
         .unwrap_or(arrived)
         .max(arrived);
-    let stack = envelope.stack_id.as_deref().and_then(stack_location);
-    let (outcome, physical_id) =
-        run_guarded(provider, event, envelope, invocation, stack, work_deadline).await;
+    let answer = answer(provider, event, envelope, invocation, work_deadline).await;
     Response {
-        status: if outcome.is_ok() {
+        status: if answer.result.is_ok() {
             Status::Success
         } else {
             Status::Failed
         },
-        reason: match &outcome {
-            Ok(o) => o.reason.clone(),
+        reason: match &answer.result {
+            Ok(success) => success.reason.clone(),
             Err(reason) => reason.clone(),
         },
-        physical_resource_id: physical_id,
+        physical_resource_id: answer.physical_resource_id,
         stack_id: envelope.stack_id.clone().unwrap_or_default(),
         request_id: envelope.request_id.clone().unwrap_or_default(),
         logical_resource_id: envelope.logical_resource_id.clone().unwrap_or_default(),
         no_echo: false,
-        data: outcome.map(|o| o.data).unwrap_or_default(),
+        data: answer.result.map(|s| s.data).unwrap_or_default(),
     }
 }
 
@@ -247,21 +255,7 @@ fn end_of_budget(
     envelope: &Envelope,
     arrived: Instant,
 ) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let remaining = Duration::from_millis(invocation.deadline_epoch_ms.saturating_sub(now_ms));
-    let lambda_budget = if remaining.is_zero() || remaining > MAX_LAMBDA_BUDGET {
-        tracing::warn!(
-            deadline_epoch_ms = invocation.deadline_epoch_ms,
-            default_budget_ms = settings.default_budget.as_millis() as u64,
-            "the invocation deadline is not plausible; using the default budget"
-        );
-        settings.default_budget
-    } else {
-        remaining
-    };
+    let lambda_budget = lambda_budget(settings, invocation);
     let service_timeout = envelope
         .resource_properties
         .as_ref()
@@ -270,69 +264,70 @@ fn end_of_budget(
     arrived + budget
 }
 
-/// Runs the request's work in its own task so that a panic or a hang cannot take the response with it.
-/// Returns the outcome (or the FAILED reason) and the PhysicalResourceId to answer with.
-async fn run_guarded<A>(
+/// What is left of the invocation: until Lambda's deadline, or the default budget when that
+/// deadline is in the past or beyond Lambda's 15-minute maximum (local emulators send such values).
+pub(crate) fn lambda_budget(settings: &Settings, invocation: &Invocation) -> Duration {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let remaining = Duration::from_millis(invocation.deadline_epoch_ms.saturating_sub(now_ms));
+    if remaining.is_zero() || remaining > MAX_LAMBDA_BUDGET {
+        tracing::warn!(
+            deadline_epoch_ms = invocation.deadline_epoch_ms,
+            default_budget_ms = settings.default_budget.as_millis() as u64,
+            "the invocation deadline is not plausible; using the default budget"
+        );
+        settings.default_budget
+    } else {
+        remaining
+    }
+}
+
+/// The answer to a request, and the PhysicalResourceId it carries.
+pub(crate) struct Answer {
+    /// The SUCCESS, or the FAILED reason.
+    pub result: Result<Success, String>,
+    pub physical_resource_id: String,
+}
+
+impl Answer {
+    pub(crate) fn succeeded(success: Success) -> Answer {
+        Answer {
+            physical_resource_id: success.physical_resource_id.clone(),
+            result: Ok(success),
+        }
+    }
+}
+
+/// Decides the answer: parse the request, check where it comes from, then run the work of its
+/// resource type under the deadline guard.
+async fn answer<A>(
     provider: &Provider<A>,
     event: Value,
     envelope: &Envelope,
     invocation: &Invocation,
-    stack: Option<crate::arn::Location>,
     work_deadline: Instant,
-) -> (Result<Outcome, String>, String)
+) -> Answer
 where
     A: AccessAnalyzer + Clone + 'static,
 {
-    let incoming_id = envelope
-        .physical_resource_id
-        .clone()
-        .filter(|id| !id.is_empty());
-    let marker = || {
-        format!(
-            "applied-archive-rule:none:{}:{}",
-            envelope
-                .logical_resource_id
-                .as_deref()
-                .unwrap_or("resource"),
-            envelope.request_id.as_deref().unwrap_or("request")
-        )
-    };
-    let early_failure = |error: String| (Err(error), incoming_id.clone().unwrap_or_else(marker));
-
     let request = match parse_request(event) {
         Ok(request) => request,
-        Err(reason) => return early_failure(reason),
+        Err(reason) => return fail_before_work(envelope, reason),
     };
     // Before the location checks: the rollback Delete of a refused Create (foreign stack, bad
     // StackId) carries its marker, and must complete rather than leave the stack in
     // ROLLBACK_FAILED.
     if let Request::Delete { physical_id } = &request {
         if parse_archive_rule_arn(physical_id).is_none() {
-            let outcome = lifecycle::nothing_to_delete(physical_id);
-            let id = outcome.physical_resource_id.clone();
-            return (Ok(outcome), id);
+            return Answer::succeeded(lifecycle::nothing_to_delete(physical_id));
         }
     }
-    let Some(stack) = stack else {
-        return early_failure(
-            ProviderError::BadStackId(envelope.stack_id.clone().unwrap_or_default()).to_string(),
-        );
+    let stack = match check_location(envelope, invocation) {
+        Ok(stack) => stack,
+        Err(reason) => return fail_before_work(envelope, reason),
     };
-    if let Some(provider_location) = function_location(&invocation.invoked_function_arn) {
-        // A function shared with other accounts must not act for them, and through an SNS
-        // ServiceToken a function in another region can receive the event: it would write rules
-        // in its own region under ARNs of the stack's.
-        if provider_location != stack {
-            return early_failure(
-                ProviderError::ForeignStack {
-                    stack,
-                    provider: provider_location,
-                }
-                .to_string(),
-            );
-        }
-    }
-
     let ctx = EventContext {
         stack_id: envelope.stack_id.clone().unwrap_or_default(),
         request_id: envelope.request_id.clone().unwrap_or_default(),
@@ -340,7 +335,73 @@ where
         stack,
         deadline: work_deadline,
     };
-    let progress = match &request {
+    let progress = progress_for(&request, &ctx);
+    let resource_type = ResourceType::of(envelope);
+    let work = {
+        let (aa, ctx, progress) = (
+            provider.access_analyzer.clone(),
+            ctx.clone(),
+            progress.clone(),
+        );
+        #[cfg(feature = "test-hooks")]
+        let panic_on = provider.settings.panic_on_logical_id.clone();
+        async move {
+            #[cfg(feature = "test-hooks")]
+            if panic_on.as_deref() == Some(ctx.logical_resource_id.as_str()) {
+                panic!(
+                    "test hook APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID matched {}",
+                    ctx.logical_resource_id
+                );
+            }
+            dispatch(&aa, &ctx, request, resource_type, &progress).await
+        }
+    };
+    guard::run_guarded(provider, &ctx, &progress, work).await
+}
+
+/// A failure before any work: the incoming PhysicalResourceId if there is one, otherwise a marker
+/// that names nothing, so that the rollback Delete does nothing.
+fn fail_before_work(envelope: &Envelope, reason: String) -> Answer {
+    let physical_resource_id = envelope
+        .physical_resource_id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| {
+            marker_id(
+                envelope.logical_resource_id.as_deref().unwrap_or_default(),
+                envelope.request_id.as_deref().unwrap_or_default(),
+            )
+        });
+    Answer {
+        result: Err(reason),
+        physical_resource_id,
+    }
+}
+
+/// The provider acts in its own account and region only (SPEC §4): the stack's, read from its
+/// `StackId`, must be the invoked function's.
+fn check_location(envelope: &Envelope, invocation: &Invocation) -> Result<Location, String> {
+    let stack = envelope
+        .stack_id
+        .as_deref()
+        .and_then(stack_location)
+        .ok_or_else(|| {
+            ProviderError::BadStackId(envelope.stack_id.clone().unwrap_or_default()).to_string()
+        })?;
+    // A function shared with other accounts must not act for them, and through an SNS
+    // ServiceToken a function in another region can receive the event: it would write rules in its
+    // own region under ARNs of the stack's.
+    match function_location(&invocation.invoked_function_arn) {
+        Some(provider) if provider != stack => {
+            Err(ProviderError::ForeignStack { stack, provider }.to_string())
+        }
+        _ => Ok(stack),
+    }
+}
+
+/// Until the work says otherwise, a failure carries the marker (Create) or the incoming id.
+fn progress_for(request: &Request, ctx: &EventContext) -> Progress {
+    match request {
         Request::Create { .. } => Progress::for_create(ctx.marker_id()),
         // A PhysicalResourceId is never empty, even when a hand-made event sends one.
         Request::Update { physical_id, .. } | Request::Delete { physical_id }
@@ -351,189 +412,54 @@ where
         Request::Update { physical_id, .. } | Request::Delete { physical_id } => {
             Progress::keeping(physical_id.clone())
         }
-    };
-    let work = {
-        let aa = provider.access_analyzer.clone();
-        let ctx = ctx.clone();
-        let progress = progress.clone();
-        #[cfg(feature = "test-hooks")]
-        let panic_on = provider.settings.panic_on_logical_id.clone();
-        // The provider serves two types; anything but Custom::ApplyArchiveRules is an AppliedArchiveRule.
-        let applies_existing_rules =
-            envelope.resource_type.as_deref() == Some(apply_rules::RESOURCE_TYPE);
-        async move {
-            #[cfg(feature = "test-hooks")]
-            if panic_on.as_deref() == Some(ctx.logical_resource_id.as_str()) {
-                panic!(
-                    "test hook APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID matched {}",
-                    ctx.logical_resource_id
-                );
-            }
-            match request {
-                Request::Create { properties } | Request::Update { properties, .. }
-                    if applies_existing_rules =>
-                {
-                    apply_rules::apply(&aa, &ctx, &properties, &progress).await
-                }
-                Request::Delete { physical_id } if applies_existing_rules => {
-                    Ok(apply_rules::delete(&physical_id))
-                }
-                Request::Create { properties } => {
-                    lifecycle::create(&aa, &ctx, &properties, &progress).await
-                }
-                Request::Update {
-                    physical_id,
-                    properties,
-                } => lifecycle::update(&aa, &ctx, &physical_id, &properties, &progress).await,
-                Request::Delete { physical_id } => lifecycle::delete(&aa, &ctx, &physical_id).await,
-            }
-        }
-    };
-    let mut task = tokio::spawn(work.instrument(tracing::Span::current()));
-    let (result, cut_short) = tokio::select! {
-        joined = &mut task => match joined {
-            Ok(Ok(outcome)) => return (Ok(outcome.clone()), outcome.physical_resource_id),
-            Ok(Err(error)) => (error.to_string(), None),
-            Err(join_error) => {
-                let panic = panic_message(join_error);
-                (
-                    format!(
-                        "internal error: the provider panicked while {} ({panic}); nothing further was done",
-                        progress.step()
-                    ),
-                    Some(format!("the provider panicked while {} ({panic})", progress.step())),
-                )
-            }
-        },
-        _ = tokio::time::sleep_until(work_deadline) => {
-            task.abort();
-            (
-                format!(
-                    "timed out while {} on rule of {}: the time budget (Lambda timeout or ServiceTimeout, less a {} ms safety margin) ran out; the operation was abandoned",
-                    progress.step(),
-                    ctx.logical_resource_id,
-                    provider.settings.timeout_margin.as_millis()
-                ),
-                Some(format!(
-                    "the time budget (Lambda timeout or ServiceTimeout, less a {} ms safety margin) ran out while {}",
-                    provider.settings.timeout_margin.as_millis(),
-                    progress.step()
-                )),
-            )
-        }
-    };
-    // An error returned by the work itself comes before any apply: after it, nothing fails.
-    if let (Some(why), Some(outcome)) = (cut_short, progress.outcome_after_apply()) {
-        return succeed_unverified(outcome, &why);
     }
-    let reason = remove_abandoned_rule(provider, &ctx, &progress, result).await;
-    (Err(reason), progress.failure_physical_id())
 }
 
-/// The apply had succeeded when the verification was cut short (a hang past the time budget, a
-/// panic): the findings are archived whatever happens now, so the answer is SUCCESS with the counts
-/// known so far and `Verified` "false" (SPEC §3 step 4, §4) — a FAILED Create would make the
-/// rollback delete a rule whose findings stay archived.
-fn succeed_unverified(mut outcome: Outcome, why: &str) -> (Result<Outcome, String>, String) {
-    tracing::warn!(reason = %why, "the verification after the apply was cut short; answering SUCCESS, not verified");
-    outcome.reason = format!("{}; the verification was cut short: {why}", outcome.reason);
-    let id = outcome.physical_resource_id.clone();
-    (Ok(outcome), id)
+/// The two resource types the provider serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResourceType {
+    AppliedArchiveRule,
+    ApplyArchiveRules,
 }
 
-/// A failed replacement removes the rule it created (CloudFormation will never delete it: it only
-/// knows the old PhysicalResourceId). Bounded by half the safety margin so the response still goes out.
-async fn remove_abandoned_rule<A: AccessAnalyzer>(
-    provider: &Provider<A>,
+impl ResourceType {
+    /// Anything but `Custom::ApplyArchiveRules` is a `Custom::AppliedArchiveRule` (SPEC §8.1).
+    fn of(envelope: &Envelope) -> ResourceType {
+        if envelope.resource_type.as_deref() == Some(apply_rules::RESOURCE_TYPE) {
+            ResourceType::ApplyArchiveRules
+        } else {
+            ResourceType::AppliedArchiveRule
+        }
+    }
+}
+
+async fn dispatch<A: AccessAnalyzer>(
+    aa: &A,
     ctx: &EventContext,
+    request: Request,
+    resource_type: ResourceType,
     progress: &Progress,
-    reason: String,
-) -> String {
-    let Some(rule) = progress.rule_to_remove() else {
-        return reason;
-    };
-    let bound = provider.settings.timeout_margin / 2 + Duration::from_millis(500);
-    let removal = tokio::time::timeout(
-        bound,
-        lifecycle::remove_abandoned_rule(&provider.access_analyzer, ctx, &rule),
-    )
-    .await;
-    match removal {
-        Ok(Ok(())) => format!(
-            "{reason}; the new rule {} created for the replacement was deleted again",
-            rule.rule_name
-        ),
-        Ok(Err(e)) => format!(
-            "{reason}; the new rule {} created for the replacement could NOT be deleted ({e}): delete it by hand",
-            rule.rule_name
-        ),
-        Err(_) => format!(
-            "{reason}; deleting the new rule {} created for the replacement timed out: delete it by hand",
-            rule.rule_name
-        ),
-    }
-}
-
-enum Request {
-    Create {
-        properties: Value,
-    },
-    Update {
-        physical_id: String,
-        properties: Value,
-    },
-    Delete {
-        physical_id: String,
-    },
-}
-
-/// Reads the request with `aws_lambda_events`' types. CloudFormation always sends
-/// `ResourceProperties` (and `OldResourceProperties` on Update); a hand-made event may not, and a
-/// Delete must not fail for that, so absent ones are read as null.
-fn parse_request(mut event: Value) -> Result<Request, String> {
-    let request_type = event
-        .get("RequestType")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    match request_type.as_deref() {
-        Some("Create" | "Update" | "Delete") => {}
-        Some(other) => {
-            return Err(format!(
-                "unsupported RequestType {other:?}; expected Create, Update or Delete"
-            ))
+) -> Result<Success, ProviderError> {
+    match (resource_type, request) {
+        (
+            ResourceType::ApplyArchiveRules,
+            Request::Create { properties } | Request::Update { properties, .. },
+        ) => apply_rules::apply(aa, ctx, &properties, progress).await,
+        (ResourceType::ApplyArchiveRules, Request::Delete { physical_id }) => {
+            Ok(apply_rules::delete(&physical_id))
         }
-        None => return Err("malformed event: RequestType is missing".to_owned()),
-    }
-    if let Some(map) = event.as_object_mut() {
-        for key in ["ResourceProperties", "OldResourceProperties"] {
-            map.entry(key).or_insert(Value::Null);
+        (ResourceType::AppliedArchiveRule, Request::Create { properties }) => {
+            lifecycle::create(aa, ctx, &properties, progress).await
+        }
+        (
+            ResourceType::AppliedArchiveRule,
+            Request::Update {
+                physical_id,
+                properties,
+            },
+        ) => lifecycle::update(aa, ctx, &physical_id, &properties, progress).await,
+        (ResourceType::AppliedArchiveRule, Request::Delete { physical_id }) => {
+            lifecycle::delete(aa, ctx, &physical_id).await
         }
     }
-    let typed: CloudFormationCustomResourceRequest =
-        serde_json::from_value(event).map_err(|e| format!("malformed event: {e}"))?;
-    Ok(match typed {
-        CloudFormationCustomResourceRequest::Create(c) => Request::Create {
-            properties: c.resource_properties,
-        },
-        CloudFormationCustomResourceRequest::Update(u) => Request::Update {
-            physical_id: u.physical_resource_id,
-            properties: u.resource_properties,
-        },
-        CloudFormationCustomResourceRequest::Delete(d) => Request::Delete {
-            physical_id: d.physical_resource_id,
-        },
-        _ => return Err("unsupported RequestType".to_owned()),
-    })
-}
-
-fn panic_message(error: tokio::task::JoinError) -> String {
-    if !error.is_panic() {
-        return error.to_string();
-    }
-    let payload = error.into_panic();
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic with a non-text payload".to_owned())
 }

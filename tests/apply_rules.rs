@@ -109,13 +109,7 @@ async fn a_named_rule_that_does_not_exist_fails_naming_it_with_nothing_applied()
     let response = h.send(&event).await;
 
     response.assert_failed();
-    assert!(
-        response
-            .reason
-            .contains("archive rule typo does not exist on analyzer main"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("archive rule typo does not exist on analyzer main");
     assert!(h.mutating_calls().is_empty());
 }
 
@@ -129,13 +123,7 @@ async fn the_limit_counts_all_rules_together() {
     let response = h.send(&event).await;
 
     response.assert_failed();
-    assert!(
-        response
-            .reason
-            .contains("6 ACTIVE findings match the 2 archive rules"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("6 ACTIVE findings match the 2 archive rules");
     assert!(h.mutating_calls().is_empty());
     assert_eq!(h.active_ids().len(), 8);
 }
@@ -189,20 +177,12 @@ async fn a_missing_analyzer_and_bad_properties_fail_with_actionable_reasons() {
     let missing = typed(h.create_event("Apply", json!({"AnalyzerName": "nope"})));
     let response = h.send(&missing).await;
     response.assert_failed();
-    assert!(
-        response.reason.contains("analyzer nope was not found"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("analyzer nope was not found");
 
     let wrong_property = typed(h.create_event("Apply", props(json!({"RuleName": "roles"}))));
     let response = h.send(&wrong_property).await;
     response.assert_failed();
-    assert!(
-        response.reason.contains("property RuleName"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("property RuleName");
     assert!(h.mutating_calls().is_empty());
 }
 
@@ -300,9 +280,5 @@ async fn a_read_that_hangs_after_the_apply_is_answered_success_by_the_deadline_g
     assert_eq!(response.data("ArchivedFindings"), "0");
     assert_eq!(response.data("PendingFindings"), "6");
     assert_eq!(response.data("Verified"), "false");
-    assert!(
-        response.reason.contains("time budget"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("time budget");
 }

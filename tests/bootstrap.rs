@@ -10,7 +10,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    buckets_filter, roles_filter, rule, CfnResponse, Harness, ANALYZER, RESOURCE_TYPE, STACK_ID,
+    buckets_filter, roles_filter, roles_rule_json, rule, CfnResponse, Harness, ANALYZER,
+    RESOURCE_TYPE, STACK_ID,
 };
 use serde_json::{json, Value};
 use testkit::access_analyzer::{Fault, FindingSeed, FindingStatus};
@@ -157,11 +158,11 @@ async fn create_update_delete_through_the_binary() {
         .await;
     created.assert_success();
 
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &created.physical_id,
-        rule("r", buckets_filter()),
-        rule("r", roles_filter()),
+        ("r", roles_filter()),
+        ("r", buckets_filter()),
     );
     let updated = lambda.invoke_ok(&update).await;
     updated.assert_success();
@@ -192,7 +193,7 @@ async fn a_hung_call_is_answered_failed_before_the_lambda_deadline() {
     );
     let response = h.response_for(&event);
     response.assert_failed();
-    assert!(response.reason.contains("timed out"), "{}", response.reason);
+    response.assert_reason_contains("timed out");
 }
 
 const PANIC_HOOK: &str = "APPLIED_ARCHIVE_RULE_TEST_PANIC_ON_LOGICAL_ID";
@@ -214,7 +215,7 @@ async fn a_panic_is_answered_failed_and_the_process_serves_the_next_event() {
         .invoke_ok(&h.create_event("Boom", rule("r", roles_filter())))
         .await;
     boom.assert_failed();
-    assert!(boom.reason.contains("panicked"), "{}", boom.reason);
+    boom.assert_reason_contains("panicked");
 
     lambda
         .invoke_ok(&h.create_event("Fine", rule("r", roles_filter())))
@@ -251,10 +252,7 @@ async fn the_release_bootstrap_ignores_the_panic_hook_and_does_not_contain_its_n
         .invoke_ok(&h.create_event("Boom", rule("r", roles_filter())))
         .await;
     response.assert_success();
-    assert_eq!(
-        h.rule_filter("r"),
-        Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
-    );
+    assert_eq!(h.rule_filter("r"), Some(roles_rule_json()));
 }
 
 #[tokio::test]
@@ -268,11 +266,7 @@ async fn malformed_events_get_failed_when_they_say_where_and_an_error_otherwise(
     }
     let response = lambda.invoke_ok(&no_fields).await;
     response.assert_failed();
-    assert!(
-        response.reason.contains("malformed event"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("malformed event");
 
     let unknown = {
         let mut e = h.create_event("R", rule("r", roles_filter()));
@@ -369,4 +363,216 @@ async fn the_resource_type_in_events_is_the_custom_type() {
     let event = lambda.h.create_event("R", rule("r", roles_filter()));
     assert_eq!(event["ResourceType"], json!(RESOURCE_TYPE));
     lambda.invoke_ok(&event).await.assert_success();
+}
+
+mod auto_apply {
+    //! SPEC §9 through the real `bootstrap`: an EventBridge invocation has no response URL; its
+    //! result is the invocation's own response, or an error for Lambda's asynchronous retry.
+
+    use testkit::events::{scheduled_event, Caller, RuleChange};
+
+    use super::*;
+    use crate::common::{roles_rule_json, ACCOUNT, REGION};
+
+    const PIPELINE: &str = "arn:aws:iam::123456789012:role/pipelines/terraform";
+
+    fn auto_apply_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut env = vec![
+            ("APPLIED_ARCHIVE_RULE_AUTO_APPLY", "true"),
+            (
+                "APPLIED_ARCHIVE_RULE_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/applied-archive-rule-ProviderRole-1A2B3C",
+            ),
+            ("APPLIED_ARCHIVE_RULE_AUTO_APPLY_WAIT_SECONDS", "10"),
+        ];
+        env.extend_from_slice(extra);
+        env
+    }
+
+    fn change(rule: &str) -> RuleChange {
+        RuleChange::create(ACCOUNT, REGION, ANALYZER, rule, roles_rule_json())
+    }
+
+    async fn invoke_event(lambda: &Lambda, event: &Value) -> InvocationOutcome {
+        lambda
+            .invoke(event.clone(), Deadline::In(Duration::from_secs(30)))
+            .await
+    }
+
+    fn summary_of(outcome: &InvocationOutcome, logs: &str) -> Value {
+        match outcome {
+            InvocationOutcome::Response(summary) => summary.clone(),
+            other => panic!("expected a response, got {other:?}; logs:\n{logs}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_bootstrap_applies_a_rule_from_its_cloudtrail_create_archive_rule_event() {
+        let lambda = Lambda::start(&auto_apply_env(&[(
+            "APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS",
+            "arn:aws:iam::123456789012:role/pipelines/*",
+        )]))
+        .await;
+        let h = &lambda.h;
+        let (roles, others) = h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+        let event = change("vendor-roles").by(Caller::role(PIPELINE)).event();
+
+        let outcome = invoke_event(&lambda, &event).await;
+
+        let summary = summary_of(&outcome, &lambda.logs());
+        let rule = &summary["outcomes"][0];
+        assert_eq!(rule["outcome"], "applied", "{summary}");
+        assert_eq!(rule["caller"], PIPELINE);
+        assert_eq!(rule["archived"], 4);
+        for id in &roles {
+            assert_eq!(h.status_of(id), FindingStatus::Archived);
+        }
+        for id in &others {
+            assert_eq!(h.status_of(id), FindingStatus::Active);
+        }
+        let logs = lambda.logs();
+        let lines: Vec<Value> = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == "auto-apply outcome")
+            .unwrap_or_else(|| panic!("the outcome line:\n{logs}"));
+        for (field, value) in [
+            ("trigger", json!("CreateArchiveRule")),
+            ("caller", json!(PIPELINE)),
+            ("analyzer", json!(ANALYZER)),
+            ("rule", json!("vendor-roles")),
+            ("outcome", json!("applied")),
+            ("matched", json!(4)),
+            ("archived", json!(4)),
+            ("pending", json!(0)),
+            ("verified", json!(true)),
+        ] {
+            assert_eq!(line[field], value, "{field} in {line}");
+        }
+        for id in &roles {
+            assert!(logs.contains(id.as_str()), "the evidence names {id}");
+        }
+        let metrics = lines
+            .iter()
+            .find(|l| l["_aws"]["CloudWatchMetrics"].is_array())
+            .unwrap_or_else(|| panic!("an EMF line:\n{logs}"));
+        assert_eq!(metrics["Trigger"], "CreateArchiveRule");
+        assert_eq!(metrics["Analyzer"], ANALYZER);
+        assert_eq!(metrics["ArchivedFindings"], 4);
+        assert_eq!(metrics["AutoApplyRefused"], 0);
+    }
+
+    #[tokio::test]
+    async fn the_bootstrap_skips_refuses_supersedes_and_asks_for_a_retry_as_spec_9_2_says() {
+        let lambda = Lambda::start(&auto_apply_env(&[(
+            "APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS",
+            "arn:aws:iam::123456789012:role/pipelines/*",
+        )]))
+        .await;
+        let h = &lambda.h;
+        h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+        let allowed = || change("vendor-roles").by(Caller::role(PIPELINE));
+        let verdict = |summary: &Value| summary["outcomes"][0]["outcome"].clone();
+
+        let failed = allowed()
+            .failed("ValidationException", "bad filter")
+            .event();
+        let summary = summary_of(&invoke_event(&lambda, &failed).await, &lambda.logs());
+        assert_eq!(verdict(&summary), "skipped");
+
+        let outsider = change("vendor-roles")
+            .by(Caller::user("arn:aws:iam::123456789012:user/mallory"))
+            .event();
+        let summary = summary_of(&invoke_event(&lambda, &outsider).await, &lambda.logs());
+        assert_eq!(verdict(&summary), "refused");
+        assert!(h.mutating_calls().is_empty(), "nothing applied");
+
+        let stale = RuleChange::create(
+            ACCOUNT,
+            REGION,
+            ANALYZER,
+            "vendor-roles",
+            json!({"resourceType": {"eq": ["AWS::KMS::Key"]}}),
+        )
+        .by(Caller::role(PIPELINE))
+        .event();
+        let summary = summary_of(&invoke_event(&lambda, &stale).await, &lambda.logs());
+        assert_eq!(verdict(&summary), "superseded");
+        assert!(h.mutating_calls().is_empty());
+
+        // Throttled on every attempt of the apply: the invocation fails, so Lambda retries it.
+        h.emulator.fail_next(
+            "ApplyArchiveRule",
+            3,
+            Fault::Throttling {
+                retry_after_seconds: 0,
+            },
+        );
+        let event = allowed().event();
+        let outcome = invoke_event(&lambda, &event).await;
+        assert!(
+            matches!(outcome, InvocationOutcome::Error { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(h.active_ids().len(), 8);
+        let retried = summary_of(&invoke_event(&lambda, &event).await, &lambda.logs());
+        assert_eq!(verdict(&retried), "applied");
+        assert_eq!(h.active_ids().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_bootstrap_reconciles_every_rule_on_a_scheduled_event() {
+        let lambda = Lambda::start(&auto_apply_env(&[(
+            "APPLIED_ARCHIVE_RULE_AUTO_APPLY_MAX_FINDINGS",
+            "100",
+        )]))
+        .await;
+        let h = &lambda.h;
+        h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+        h.emulator.put_archive_rule(
+            ANALYZER,
+            "public-buckets",
+            json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}, "isPublic": {"eq": ["true"]}}),
+        );
+        let event = scheduled_event(
+            ACCOUNT,
+            REGION,
+            "arn:aws:events:us-east-1:123456789012:rule/reconcile",
+        );
+
+        let summary = summary_of(&invoke_event(&lambda, &event).await, &lambda.logs());
+
+        assert_eq!(summary["trigger"], "Schedule");
+        assert_eq!(summary["counts"]["applied"], 2, "{summary}");
+        assert_eq!(
+            h.active_ids().len(),
+            2,
+            "the KMS key and the queue match no rule"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cloudformation_provider_ignores_eventbridge_events() {
+        let lambda = Lambda::start(&[]).await;
+        let h = &lambda.h;
+        h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", roles_rule_json());
+
+        let outcome = invoke_event(&lambda, &change("vendor-roles").event()).await;
+
+        let summary = summary_of(&outcome, &lambda.logs());
+        assert!(summary["ignored"].is_string(), "{summary}");
+        assert!(h.emulator.requests().is_empty());
+        assert_eq!(h.active_ids().len(), 8);
+    }
 }

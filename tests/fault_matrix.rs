@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use applied_archive_rule::error::InvocationError;
+use applied_archive_rule::guard::panic_message;
 use applied_archive_rule::handler::Settings;
 use common::*;
 use serde_json::{json, Value};
@@ -340,14 +341,6 @@ struct Observed {
     caveat: Option<&'static str>,
 }
 
-fn roles_rule_json() -> Value {
-    json!({"resourceType": {"eq": ["AWS::IAM::Role"]}})
-}
-
-fn buckets_rule_json() -> Value {
-    json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}})
-}
-
 fn foreign_rule_json() -> Value {
     json!({"resourceType": {"eq": ["AWS::KMS::Key"]}})
 }
@@ -396,51 +389,27 @@ async fn prepare(h: &Harness, scenario: Scenario) -> (Value, Option<String>) {
         }
         Scenario::UpdateInPlace => {
             let id = setup_create("r").await;
-            let event = h.update_event(
-                "R",
-                &id,
-                rule("r", buckets_filter()),
-                rule("r", roles_filter()),
-            );
+            let event = h.change_event("R", &id, ("r", roles_filter()), ("r", buckets_filter()));
             (event, Some(id))
         }
         Scenario::UpdateInPlaceVanished => {
             let id = setup_create("r").await;
-            sdk_client(&h.emulator.endpoint_url())
-                .delete_archive_rule()
-                .analyzer_name(ANALYZER)
-                .rule_name("r")
-                .send()
-                .await
-                .expect("out-of-band delete");
-            let event = h.update_event(
-                "R",
-                &id,
-                rule("r", buckets_filter()),
-                rule("r", roles_filter()),
-            );
+            h.delete_out_of_band("r").await;
+            let event = h.change_event("R", &id, ("r", roles_filter()), ("r", buckets_filter()));
             (event, Some(id))
         }
         Scenario::Replacement | Scenario::ReplacementCleanup => {
             let id = setup_create("old").await;
-            let event = h.update_event(
-                "R",
-                &id,
-                rule("new", buckets_filter()),
-                rule("old", roles_filter()),
-            );
+            let event =
+                h.change_event("R", &id, ("old", roles_filter()), ("new", buckets_filter()));
             (event, Some(id))
         }
         Scenario::ReplacementIdenticalExists => {
             let id = setup_create("old").await;
             h.emulator
                 .put_archive_rule(ANALYZER, "new", buckets_rule_json());
-            let event = h.update_event(
-                "R",
-                &id,
-                rule("new", buckets_filter()),
-                rule("old", roles_filter()),
-            );
+            let event =
+                h.change_event("R", &id, ("old", roles_filter()), ("new", buckets_filter()));
             (event, Some(id))
         }
         Scenario::Delete => {
@@ -499,8 +468,7 @@ async fn run_case(case: Case) -> Observed {
     .await;
     let (event, before_id) = prepare(&h, case.scenario).await;
     if case.scenario == Scenario::ReplacementCleanup {
-        h.emulator
-            .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
+        h.deny_next("ApplyArchiveRule");
     }
     let (count, fault) = case.fault.injected(case.operation);
     let (operation, answered_first) = emulator_operation(case.operation);
@@ -714,12 +682,7 @@ async fn follow_up(
                 };
                 return ("none", state, None);
             }
-            let rollback = h.update_event(
-                "R",
-                id,
-                rule("r", roles_filter()),
-                rule("r", buckets_filter()),
-            );
+            let rollback = h.change_event("R", id, ("r", buckets_filter()), ("r", roles_filter()));
             let restored = h.send(&rollback).await;
             restored.assert_success();
             assert_eq!(restored.physical_id, id);
@@ -757,11 +720,7 @@ async fn follow_up(
                 }
                 Scenario::ReplacementCleanup if h.rule_filter("new").is_some() => {
                     if case.fault == FaultKind::NotFound {
-                        assert!(
-                            response.reason.contains("deleted again"),
-                            "{}",
-                            response.reason
-                        );
+                        response.assert_reason_contains("deleted again");
                         (
                             "the service said the new rule was gone (injected 404); it is left",
                             Some("a ResourceNotFoundException is believed: the rule it names is taken as gone"),
@@ -783,11 +742,11 @@ async fn follow_up(
                     ("no new rule is left; the old rule is kept", None)
                 }
             };
-            let rollback = h.update_event(
+            let rollback = h.change_event(
                 "R",
                 old_id,
-                rule("old", roles_filter()),
-                rule("new", buckets_filter()),
+                ("new", buckets_filter()),
+                ("old", roles_filter()),
             );
             let restored = h.send(&rollback).await;
             restored.assert_success();
@@ -885,16 +844,14 @@ async fn run_put_case(fault: PutFault, request: PutRequest) -> PutObserved {
     let event = match request {
         PutRequest::Create => h.create_event("R", rule("r", roles_filter())),
         PutRequest::Update | PutRequest::Delete => {
-            let created = h
-                .send(&h.create_event("R", rule("r", roles_filter())))
-                .await;
+            let created = h.create_rule("R", "r", roles_filter()).await;
             created.assert_success();
             if request == PutRequest::Update {
-                h.update_event(
+                h.change_event(
                     "R",
                     &created.physical_id,
-                    rule("r", buckets_filter()),
-                    rule("r", roles_filter()),
+                    ("r", roles_filter()),
+                    ("r", buckets_filter()),
                 )
             } else {
                 h.delete_event("R", &created.physical_id, rule("r", roles_filter()))
@@ -1261,14 +1218,14 @@ async fn the_fault_matrix_holds_and_matches_docs_reliability_md() {
     for (case, task) in cases.iter().zip(tasks) {
         match task.await {
             Ok(o) => observed.push(o),
-            Err(e) => failures.push(format!("{}: {}", case.name(), panic_text(e))),
+            Err(e) => failures.push(format!("{}: {}", case.name(), panic_message(e))),
         }
     }
     let mut puts = Vec::new();
     for task in put_tasks {
         match task.await {
             Ok(p) => puts.push(p),
-            Err(e) => failures.push(format!("response PUT case: {}", panic_text(e))),
+            Err(e) => failures.push(format!("response PUT case: {}", panic_message(e))),
         }
     }
     assert!(
@@ -1293,15 +1250,4 @@ async fn the_fault_matrix_holds_and_matches_docs_reliability_md() {
     );
 
     check_document(&render(&observed, &puts));
-}
-
-fn panic_text(error: tokio::task::JoinError) -> String {
-    match error.try_into_panic() {
-        Ok(payload) => payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "panic".to_owned()),
-        Err(e) => e.to_string(),
-    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use testkit::access_analyzer::{Fault, FindingSeed, FindingStatus};
+use testkit::access_analyzer::{FindingSeed, FindingStatus};
 
 #[tokio::test]
 async fn create_archives_exactly_the_matching_active_findings_and_the_rule_catches_new_ones() {
@@ -15,7 +15,7 @@ async fn create_archives_exactly_the_matching_active_findings_and_the_rule_catch
     let (roles, others) = h.seed_findings();
 
     let response = h
-        .send(&h.create_event("IgnoreVendorRoles", rule("vendor-roles", roles_filter())))
+        .create_rule("IgnoreVendorRoles", "vendor-roles", roles_filter())
         .await;
 
     response.assert_success();
@@ -81,7 +81,7 @@ async fn a_plain_create_archive_rule_leaves_existing_findings_active() {
 async fn count_and_create_run_and_the_apply_follows() {
     let h = Harness::start().await;
     h.seed_findings();
-    h.send(&h.create_event("R", rule("r", roles_filter())))
+    h.create_rule("R", "r", roles_filter())
         .await
         .assert_success();
     let ops = h.operations();
@@ -157,9 +157,7 @@ async fn an_asynchronous_apply_is_waited_for() {
     let (roles, _) = h.seed_findings();
     h.emulator.set_apply_delay(Duration::from_millis(400));
 
-    let response = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let response = h.create_rule("R", "r", roles_filter()).await;
 
     response.assert_success();
     assert_eq!(response.data("ArchivedFindings"), "4");
@@ -189,11 +187,7 @@ async fn findings_still_active_when_the_wait_ends_are_reported_not_failed() {
     assert_eq!(response.data("ArchivedFindings"), "0");
     assert_eq!(response.data("PendingFindings"), "4");
     assert_eq!(response.data("Verified"), "true");
-    assert!(
-        response.reason.contains("4 still ACTIVE"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("4 still ACTIVE");
 }
 
 #[tokio::test]
@@ -248,23 +242,11 @@ async fn a_different_existing_rule_fails_the_create_and_is_left_exactly_as_it_wa
     let existing = json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}});
     h.emulator.put_archive_rule(ANALYZER, "r", existing.clone());
 
-    let response = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let response = h.create_rule("R", "r", roles_filter()).await;
 
     response.assert_failed();
-    assert!(
-        response
-            .reason
-            .contains("archive rule r already exists on analyzer main"),
-        "{}",
-        response.reason
-    );
-    assert!(
-        response.reason.contains("AdoptExisting"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("archive rule r already exists on analyzer main");
+    response.assert_reason_contains("AdoptExisting");
     assert_ne!(
         response.physical_id,
         h.rule_arn("r"),
@@ -308,10 +290,7 @@ async fn adopt_existing_takes_over_a_different_rule() {
     let response = h.send(&h.create_event("R", props)).await;
 
     response.assert_success();
-    assert_eq!(
-        h.rule_filter("r"),
-        Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
-    );
+    assert_eq!(h.rule_filter("r"), Some(roles_rule_json()));
     assert_eq!(h.emulator.requests_for("UpdateArchiveRule").len(), 1);
     assert_eq!(response.data("ArchivedFindings"), "4");
     for id in &roles {
@@ -323,32 +302,15 @@ async fn adopt_existing_takes_over_a_different_rule() {
 async fn a_create_that_fails_after_creating_the_rule_answers_its_arn_so_rollback_removes_it() {
     let h = Harness::start().await;
     let (roles, _) = h.seed_findings();
-    h.emulator
-        .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
+    h.deny_next("ApplyArchiveRule");
 
-    let response = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let response = h.create_rule("R", "r", roles_filter()).await;
 
     response.assert_failed();
     assert_eq!(response.physical_id, h.rule_arn("r"));
-    assert!(
-        response
-            .reason
-            .contains("applying archive rule r on analyzer main"),
-        "{}",
-        response.reason
-    );
-    assert!(
-        response.reason.contains("AccessDeniedException"),
-        "{}",
-        response.reason
-    );
-    assert!(
-        response.reason.contains("AWS request id"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("applying archive rule r on analyzer main");
+    response.assert_reason_contains("AccessDeniedException");
+    response.assert_reason_contains("AWS request id");
     for id in &roles {
         assert_eq!(h.status_of(id), FindingStatus::Active);
     }
@@ -372,12 +334,9 @@ async fn a_create_that_fails_after_adopting_an_identical_rule_answers_a_marker()
         "r",
         json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}),
     );
-    h.emulator
-        .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
+    h.deny_next("ApplyArchiveRule");
 
-    let response = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let response = h.create_rule("R", "r", roles_filter()).await;
 
     response.assert_failed();
     assert_ne!(response.physical_id, h.rule_arn("r"));
@@ -404,16 +363,8 @@ async fn a_missing_analyzer_is_reported_by_name_with_nothing_created() {
     let response = h.send(&h.create_event("R", props)).await;
 
     response.assert_failed();
-    assert!(
-        response.reason.contains("analyzer not-there was not found"),
-        "{}",
-        response.reason
-    );
-    assert!(
-        response.reason.contains("ResourceNotFoundException"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("analyzer not-there was not found");
+    response.assert_reason_contains("ResourceNotFoundException");
     assert!(!response.physical_id.starts_with("arn:"));
     assert!(h.emulator.requests_for("ApplyArchiveRule").is_empty());
 }
@@ -428,16 +379,8 @@ async fn more_matches_than_max_findings_to_archive_fails_with_nothing_written() 
     let response = h.send(&h.create_event("R", props)).await;
 
     response.assert_failed();
-    assert!(
-        response.reason.contains("4 ACTIVE findings"),
-        "{}",
-        response.reason
-    );
-    assert!(
-        response.reason.contains("MaxFindingsToArchive (3)"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("4 ACTIVE findings");
+    response.assert_reason_contains("MaxFindingsToArchive (3)");
     assert!(h.mutating_calls().is_empty(), "{:?}", h.mutating_calls());
     assert_eq!(h.rule_filter("r"), None);
     for id in &roles {
@@ -463,25 +406,20 @@ async fn with_max_findings_to_archive_the_count_comes_before_the_create() {
 async fn update_in_place_sets_the_new_filter_applies_it_and_keeps_the_id() {
     let h = Harness::start().await;
     let (roles, others) = h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
     h.emulator.clear_requests();
 
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &created.physical_id,
-        rule("r", buckets_filter()),
-        rule("r", roles_filter()),
+        ("r", roles_filter()),
+        ("r", buckets_filter()),
     );
     let response = h.send(&update).await;
 
     response.assert_success();
     assert_eq!(response.physical_id, created.physical_id);
-    assert_eq!(
-        h.rule_filter("r"),
-        Some(json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}}))
-    );
+    assert_eq!(h.rule_filter("r"), Some(buckets_rule_json()));
     assert_eq!(response.data("MatchedFindings"), "2");
     assert_eq!(response.data("ArchivedFindings"), "2");
     assert!(h.emulator.requests_for("CreateArchiveRule").is_empty());
@@ -525,37 +463,22 @@ async fn changing_only_the_revision_re_applies_the_rule() {
 async fn update_in_place_re_creates_a_rule_that_vanished() {
     let h = Harness::start().await;
     h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
-    sdk_client(&h.emulator.endpoint_url())
-        .delete_archive_rule()
-        .analyzer_name(ANALYZER)
-        .rule_name("r")
-        .send()
-        .await
-        .unwrap();
+    let created = h.create_rule("R", "r", roles_filter()).await;
+    h.delete_out_of_band("r").await;
     h.emulator.clear_requests();
 
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &created.physical_id,
-        rule("r", buckets_filter()),
-        rule("r", roles_filter()),
+        ("r", roles_filter()),
+        ("r", buckets_filter()),
     );
     let response = h.send(&update).await;
 
     response.assert_success();
     assert_eq!(response.physical_id, created.physical_id);
-    assert!(
-        response.reason.contains("re-created"),
-        "{}",
-        response.reason
-    );
-    assert_eq!(
-        h.rule_filter("r"),
-        Some(json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}}))
-    );
+    response.assert_reason_contains("re-created");
+    assert_eq!(h.rule_filter("r"), Some(buckets_rule_json()));
     let ops: Vec<_> = h.mutating_calls().into_iter().map(|(op, _)| op).collect();
     assert_eq!(
         ops,
@@ -566,9 +489,7 @@ async fn update_in_place_re_creates_a_rule_that_vanished() {
 #[tokio::test]
 async fn the_analyzer_name_and_its_arn_are_the_same_identity() {
     let h = Harness::start().await;
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
     let mut by_arn = rule("r", buckets_filter());
     by_arn.as_object_mut().unwrap().remove("AnalyzerName");
     by_arn["AnalyzerArn"] = json!(h.emulator.analyzer_arn(ANALYZER));
@@ -590,16 +511,14 @@ async fn the_analyzer_name_and_its_arn_are_the_same_identity() {
 async fn a_new_rule_name_replaces_the_rule_and_leaves_the_old_one_to_cleanup() {
     let h = Harness::start().await;
     h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("old", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "old", roles_filter()).await;
     h.emulator.clear_requests();
 
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &created.physical_id,
-        rule("new", buckets_filter()),
-        rule("old", roles_filter()),
+        ("old", roles_filter()),
+        ("new", buckets_filter()),
     );
     let response = h.send(&update).await;
 
@@ -624,17 +543,14 @@ async fn a_new_rule_name_replaces_the_rule_and_leaves_the_old_one_to_cleanup() {
 async fn a_replacement_that_fails_after_creating_the_new_rule_removes_it() {
     let h = Harness::start().await;
     h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("old", roles_filter())))
-        .await;
-    h.emulator
-        .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
+    let created = h.create_rule("R", "old", roles_filter()).await;
+    h.deny_next("ApplyArchiveRule");
 
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &created.physical_id,
-        rule("new", buckets_filter()),
-        rule("old", roles_filter()),
+        ("old", roles_filter()),
+        ("new", buckets_filter()),
     );
     let response = h.send(&update).await;
 
@@ -643,42 +559,29 @@ async fn a_replacement_that_fails_after_creating_the_new_rule_removes_it() {
         response.physical_id, created.physical_id,
         "FAILED with the incoming id"
     );
-    assert!(
-        response.reason.contains("AccessDeniedException"),
-        "{}",
-        response.reason
-    );
-    assert!(
-        response.reason.contains("deleted again"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("AccessDeniedException");
+    response.assert_reason_contains("deleted again");
     assert_eq!(
         h.rule_filter("new"),
         None,
         "the half-made replacement is gone"
     );
-    assert_eq!(
-        h.rule_filter("old"),
-        Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
-    );
+    assert_eq!(h.rule_filter("old"), Some(roles_rule_json()));
 }
 
 #[tokio::test]
 async fn a_replacement_onto_a_foreign_rule_fails_and_touches_neither_rule() {
     let h = Harness::start().await;
-    let created = h
-        .send(&h.create_event("R", rule("old", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "old", roles_filter()).await;
     let foreign = json!({"resourceType": {"eq": ["AWS::KMS::Key"]}});
     h.emulator
         .put_archive_rule(ANALYZER, "taken", foreign.clone());
 
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &created.physical_id,
-        rule("taken", buckets_filter()),
-        rule("old", roles_filter()),
+        ("old", roles_filter()),
+        ("taken", buckets_filter()),
     );
     let response = h.send(&update).await;
 
@@ -692,42 +595,34 @@ async fn a_replacement_onto_a_foreign_rule_fails_and_touches_neither_rule() {
 async fn a_failed_in_place_update_is_undone_by_the_rollback_update() {
     let h = Harness::start().await;
     h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
-    h.emulator
-        .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
+    let created = h.create_rule("R", "r", roles_filter()).await;
+    h.deny_next("ApplyArchiveRule");
 
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &created.physical_id,
-        rule("r", buckets_filter()),
-        rule("r", roles_filter()),
+        ("r", roles_filter()),
+        ("r", buckets_filter()),
     );
     let failed = h.send(&update).await;
     failed.assert_failed();
     assert_eq!(failed.physical_id, created.physical_id);
 
     // CloudFormation rolls back with the old properties as the new ones.
-    let rollback = h.update_event(
+    let rollback = h.change_event(
         "R",
         &created.physical_id,
-        rule("r", roles_filter()),
-        rule("r", buckets_filter()),
+        ("r", buckets_filter()),
+        ("r", roles_filter()),
     );
     h.send(&rollback).await.assert_success();
-    assert_eq!(
-        h.rule_filter("r"),
-        Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
-    );
+    assert_eq!(h.rule_filter("r"), Some(roles_rule_json()));
 }
 
 #[tokio::test]
 async fn delete_works_from_the_physical_id_alone() {
     let h = Harness::start().await;
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
     // Properties a Create would refuse are not even read.
     let junk = json!({"ServiceToken": FUNCTION_ARN, "Bogus": true, "Filter": "nonsense"});
 
@@ -749,9 +644,7 @@ async fn delete_works_from_the_physical_id_alone() {
 #[tokio::test]
 async fn delete_of_a_rule_or_analyzer_already_gone_succeeds() {
     let h = Harness::start().await;
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
     let delete = h.delete_event("R", &created.physical_id, rule("r", roles_filter()));
     h.send(&delete).await.assert_success();
 
@@ -781,11 +674,8 @@ async fn delete_of_an_id_that_is_not_an_archive_rule_arn_makes_no_call() {
 #[tokio::test]
 async fn a_failed_delete_keeps_the_physical_id_and_names_the_error() {
     let h = Harness::start().await;
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
-    h.emulator
-        .fail_next("DeleteArchiveRule", 1, Fault::AccessDenied);
+    let created = h.create_rule("R", "r", roles_filter()).await;
+    h.deny_next("DeleteArchiveRule");
 
     let response = h
         .send(&h.delete_event("R", &created.physical_id, json!({})))
@@ -793,13 +683,7 @@ async fn a_failed_delete_keeps_the_physical_id_and_names_the_error() {
 
     response.assert_failed();
     assert_eq!(response.physical_id, created.physical_id);
-    assert!(
-        response
-            .reason
-            .contains("deleting archive rule r on analyzer main"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("deleting archive rule r on analyzer main");
     assert!(h.rule_filter("r").is_some());
 }
 

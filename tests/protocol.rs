@@ -32,13 +32,7 @@ async fn the_response_is_one_put_with_an_empty_content_type_and_every_field() {
     assert_eq!(response.body["LogicalResourceId"], json!("R"));
     assert_eq!(response.body["NoEcho"], json!(false));
     assert!(response.body["Reason"].is_string());
-    assert!(
-        response
-            .reason
-            .contains("created archive rule r on analyzer main"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("created archive rule r on analyzer main");
 }
 
 #[tokio::test]
@@ -56,7 +50,7 @@ async fn an_oversized_reason_is_shortened_to_fit_4096_bytes() {
         "{}",
         response.raw.body.len()
     );
-    assert!(response.reason.contains("truncated"), "{}", response.reason);
+    response.assert_reason_contains("truncated");
     assert!(h.emulator.requests().is_empty());
 }
 
@@ -129,13 +123,7 @@ async fn a_hung_call_ends_in_failed_before_the_deadline() {
     assert!(result.is_ok(), "{result:?}");
     let response = h.response_for(&event);
     response.assert_failed();
-    assert!(
-        response
-            .reason
-            .contains("timed out while writing the archive rule"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("timed out while writing the archive rule");
     assert!(
         !response.physical_id.starts_with("arn:"),
         "no rule was made: a marker id"
@@ -158,7 +146,7 @@ async fn service_timeout_shortens_the_budget() {
     assert!(result.is_ok());
     let response = h.response_for(&event);
     response.assert_failed();
-    assert!(response.reason.contains("timed out"), "{}", response.reason);
+    response.assert_reason_contains("timed out");
 }
 
 #[tokio::test]
@@ -166,15 +154,13 @@ async fn a_timed_out_replacement_removes_the_rule_it_created() {
     let mut settings = test_settings();
     settings.timeout_margin = Duration::from_millis(1500);
     let h = Harness::start_with(settings).await;
-    let created = h
-        .send(&h.create_event("R", rule("old", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "old", roles_filter()).await;
     h.emulator.fail_next("ApplyArchiveRule", 1, Fault::Hang);
-    let event = h.update_event(
+    let event = h.change_event(
         "R",
         &created.physical_id,
-        rule("new", buckets_filter()),
-        rule("old", roles_filter()),
+        ("old", roles_filter()),
+        ("new", buckets_filter()),
     );
 
     h.invoke_with(&event, Duration::from_secs(4)).await.unwrap();
@@ -182,11 +168,7 @@ async fn a_timed_out_replacement_removes_the_rule_it_created() {
     let response = h.response_for(&event);
     response.assert_failed();
     assert_eq!(response.physical_id, created.physical_id);
-    assert!(
-        response.reason.contains("timed out while applying"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("timed out while applying");
     assert_eq!(h.rule_filter("new"), None);
     assert!(h.rule_filter("old").is_some());
 }
@@ -223,7 +205,7 @@ async fn a_panic_in_the_handler_becomes_a_failed_response() {
     assert!(result.is_ok());
     let response = h.response_for(&event);
     response.assert_failed();
-    assert!(response.reason.contains("panicked"), "{}", response.reason);
+    response.assert_reason_contains("panicked");
     assert!(!response.physical_id.is_empty());
 }
 
@@ -254,13 +236,7 @@ async fn an_unknown_request_type_is_failed_without_any_call() {
     let response = h.send(&event).await;
 
     response.assert_failed();
-    assert!(
-        response
-            .reason
-            .contains("unsupported RequestType \"Upsert\""),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("unsupported RequestType \"Upsert\"");
     assert!(h.emulator.requests().is_empty());
 }
 
@@ -273,11 +249,7 @@ async fn a_malformed_event_with_a_response_url_is_answered_failed() {
     let response = h.send(&event).await;
 
     response.assert_failed();
-    assert!(
-        response.reason.contains("malformed event"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("malformed event");
     assert!(!response.physical_id.is_empty());
     assert!(h.emulator.requests().is_empty());
 }
@@ -329,16 +301,8 @@ async fn a_stack_in_another_account_is_refused() {
     let response = h.send(&event).await;
 
     response.assert_failed();
-    assert!(
-        response.reason.contains("account 999988887777"),
-        "{}",
-        response.reason
-    );
-    assert!(
-        response.reason.contains("only acts in its own account"),
-        "{}",
-        response.reason
-    );
+    response.assert_reason_contains("account 999988887777");
+    response.assert_reason_contains("only acts in its own account");
     assert!(h.emulator.requests().is_empty());
 }
 
@@ -417,7 +381,9 @@ mod guard_after_apply {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use applied_archive_rule::access_analyzer::{AccessAnalyzer, SdkAccessAnalyzer};
+    use applied_archive_rule::access_analyzer::{
+        AccessAnalyzer, AnalyzerListing, SdkAccessAnalyzer,
+    };
     use applied_archive_rule::error::AwsError;
     use applied_archive_rule::filter::{Criteria, Filter};
     use applied_archive_rule::handler::{self, Provider};
@@ -458,7 +424,10 @@ mod guard_after_apply {
                 .update_archive_rule(analyzer, rule, filter, token)
                 .await
         }
-        async fn get_analyzer(&self, analyzer: &str) -> Result<(), AwsError> {
+        async fn list_analyzers(&self) -> Result<Vec<AnalyzerListing>, AwsError> {
+            self.sdk.list_analyzers().await
+        }
+        async fn get_analyzer(&self, analyzer: &str) -> Result<AnalyzerListing, AwsError> {
             self.sdk.get_analyzer(analyzer).await
         }
         async fn get_archive_rule(&self, analyzer: &str, rule: &str) -> Result<Criteria, AwsError> {
@@ -551,9 +520,6 @@ mod guard_after_apply {
             "{}",
             response.reason
         );
-        assert_eq!(
-            h.rule_filter("r"),
-            Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
-        );
+        assert_eq!(h.rule_filter("r"), Some(roles_rule_json()));
     }
 }

@@ -8,16 +8,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use testkit::access_analyzer::{Fault, FindingStatus};
-
-fn roles_rule_json() -> Value {
-    json!({"resourceType": {"eq": ["AWS::IAM::Role"]}})
-}
-
-fn buckets_rule_json() -> Value {
-    json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}})
-}
 
 fn ops(calls: &[(String, Option<String>)]) -> Vec<&str> {
     calls.iter().map(|(op, _)| op.as_str()).collect()
@@ -46,19 +38,17 @@ async fn create_then_update_with_replacement_then_cleanup_delete_of_the_old_id_t
     let h = Harness::start().await;
     let (roles, others) = h.seed_findings();
 
-    let created = h
-        .send(&h.create_event("R", rule("old", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "old", roles_filter()).await;
     created.assert_success();
     assert_eq!(created.physical_id, h.rule_arn("old"));
 
     h.emulator.clear_requests();
     let replaced = h
-        .send(&h.update_event(
+        .send(&h.change_event(
             "R",
             &created.physical_id,
-            rule("new", buckets_filter()),
-            rule("old", roles_filter()),
+            ("old", roles_filter()),
+            ("new", buckets_filter()),
         ))
         .await;
     replaced.assert_success();
@@ -102,11 +92,8 @@ async fn a_failed_create_is_rolled_back_by_a_delete_of_what_it_answered() {
     let (roles, _) = h.seed_findings();
 
     // 1. The rule was created, then the apply was denied: the ARN comes back, rollback removes it.
-    h.emulator
-        .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
-    let failed = h
-        .send(&h.create_event("Made", rule("made", roles_filter())))
-        .await;
+    h.deny_next("ApplyArchiveRule");
+    let failed = h.create_rule("Made", "made", roles_filter()).await;
     failed.assert_failed();
     assert_eq!(failed.physical_id, h.rule_arn("made"));
     h.emulator.clear_requests();
@@ -147,18 +134,15 @@ async fn a_failed_update_is_rolled_back_with_the_old_properties_and_needs_no_cle
     // same PhysicalResourceId; nothing to clean up afterwards because the id never changed.
     let h = Harness::start().await;
     h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
 
-    h.emulator
-        .fail_next("ApplyArchiveRule", 1, Fault::AccessDenied);
+    h.deny_next("ApplyArchiveRule");
     let failed = h
-        .send(&h.update_event(
+        .send(&h.change_event(
             "R",
             &created.physical_id,
-            rule("r", buckets_filter()),
-            rule("r", roles_filter()),
+            ("r", roles_filter()),
+            ("r", buckets_filter()),
         ))
         .await;
     failed.assert_failed();
@@ -171,11 +155,11 @@ async fn a_failed_update_is_rolled_back_with_the_old_properties_and_needs_no_cle
 
     h.emulator.clear_requests();
     let rollback = h
-        .send(&h.update_event(
+        .send(&h.change_event(
             "R",
             &created.physical_id,
-            rule("r", roles_filter()),
-            rule("r", buckets_filter()),
+            ("r", buckets_filter()),
+            ("r", roles_filter()),
         ))
         .await;
     rollback.assert_success();
@@ -196,15 +180,13 @@ async fn a_replacement_rolled_back_because_another_resource_failed_ends_with_the
     // still there and identical), and CloudFormation's cleanup deletes the new id.
     let h = Harness::start().await;
     h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("old", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "old", roles_filter()).await;
     let replaced = h
-        .send(&h.update_event(
+        .send(&h.change_event(
             "R",
             &created.physical_id,
-            rule("new", buckets_filter()),
-            rule("old", roles_filter()),
+            ("old", roles_filter()),
+            ("new", buckets_filter()),
         ))
         .await;
     replaced.assert_success();
@@ -212,11 +194,11 @@ async fn a_replacement_rolled_back_because_another_resource_failed_ends_with_the
     // UPDATE_ROLLBACK_IN_PROGRESS.
     h.emulator.clear_requests();
     let rollback = h
-        .send(&h.update_event(
+        .send(&h.change_event(
             "R",
             &replaced.physical_id,
-            rule("old", roles_filter()),
-            rule("new", buckets_filter()),
+            ("new", buckets_filter()),
+            ("old", roles_filter()),
         ))
         .await;
     rollback.assert_success();
@@ -224,11 +206,7 @@ async fn a_replacement_rolled_back_because_another_resource_failed_ends_with_the
         rollback.physical_id, created.physical_id,
         "back to the old id"
     );
-    assert!(
-        rollback.reason.contains("adopted the identical existing"),
-        "{}",
-        rollback.reason
-    );
+    rollback.assert_reason_contains("adopted the identical existing");
     assert_eq!(
         ops(&h.mutating_calls()),
         ["CreateArchiveRule", "ApplyArchiveRule"],
@@ -251,25 +229,23 @@ async fn a_replacement_that_fails_half_way_cleans_up_after_itself_and_the_rollba
     // old id, and the rollback Update of the old rule is in place.
     let h = Harness::start().await;
     let (roles, others) = h.seed_findings();
-    let created = h
-        .send(&h.create_event("R", rule("old", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "old", roles_filter()).await;
 
     h.emulator.clear_requests();
     h.emulator.fail_next("ApplyArchiveRule", 1, Fault::Internal);
     h.emulator
         .fail_next("ApplyArchiveRule", 1, Fault::ServiceQuotaExceeded);
     let failed = h
-        .send(&h.update_event(
+        .send(&h.change_event(
             "R",
             &created.physical_id,
-            rule("new", buckets_filter()),
-            rule("old", roles_filter()),
+            ("old", roles_filter()),
+            ("new", buckets_filter()),
         ))
         .await;
     failed.assert_failed();
     assert_eq!(failed.physical_id, created.physical_id);
-    assert!(failed.reason.contains("deleted again"), "{}", failed.reason);
+    failed.assert_reason_contains("deleted again");
     let calls = h.mutating_calls();
     assert_eq!(
         ops(&calls),
@@ -288,11 +264,11 @@ async fn a_replacement_that_fails_half_way_cleans_up_after_itself_and_the_rollba
 
     h.emulator.clear_requests();
     let rollback = h
-        .send(&h.update_event(
+        .send(&h.change_event(
             "R",
             &created.physical_id,
-            rule("old", roles_filter()),
-            rule("new", buckets_filter()),
+            ("new", buckets_filter()),
+            ("old", roles_filter()),
         ))
         .await;
     rollback.assert_success();
@@ -375,12 +351,8 @@ async fn stack_delete_removes_every_rule_of_the_stack_and_nothing_else() {
         "not-in-the-stack",
         json!({"resourceType": {"eq": ["AWS::KMS::Key"]}}),
     );
-    let a = h
-        .send(&h.create_event("Roles", rule("roles", roles_filter())))
-        .await;
-    let b = h
-        .send(&h.create_event("Buckets", rule("buckets", buckets_filter())))
-        .await;
+    let a = h.create_rule("Roles", "roles", roles_filter()).await;
+    let b = h.create_rule("Buckets", "buckets", buckets_filter()).await;
     a.assert_success();
     b.assert_success();
 
@@ -412,11 +384,11 @@ async fn the_same_event_delivered_twice_in_turn_repeats_its_calls_without_a_seco
     let create = h.create_event("R", rule("old", roles_filter()));
     let old_arn = h.rule_arn("old");
     let new_arn = h.rule_arn("new");
-    let update = h.update_event(
+    let update = h.change_event(
         "R",
         &old_arn,
-        rule("new", buckets_filter()),
-        rule("old", roles_filter()),
+        ("old", roles_filter()),
+        ("new", buckets_filter()),
     );
     let delete = h.delete_event("R", &old_arn, json!({}));
 
@@ -573,15 +545,9 @@ async fn a_delete_that_arrives_while_its_create_still_runs_leaves_the_rule_behin
     // The next deploy of the same template adopts it; its stack delete removes it.
     h.emulator
         .set_operation_latency("CreateArchiveRule", Duration::ZERO);
-    let redeploy = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let redeploy = h.create_rule("R", "r", roles_filter()).await;
     redeploy.assert_success();
-    assert!(
-        redeploy.reason.contains("adopted the identical existing"),
-        "{}",
-        redeploy.reason
-    );
+    redeploy.assert_reason_contains("adopted the identical existing");
     h.send(&h.delete_event("R", &redeploy.physical_id, json!({})))
         .await
         .assert_success();

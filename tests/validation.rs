@@ -241,9 +241,7 @@ async fn every_bad_input_is_failed_on_create_naming_the_property_with_nothing_ch
 #[tokio::test]
 async fn every_bad_input_is_failed_on_update_keeping_the_physical_id() {
     let h = Harness::start().await;
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
     h.emulator.clear_requests();
     for (case, property, props) in bad_inputs() {
         let event = h.update_event("R", &created.physical_id, props, rule("r", roles_filter()));
@@ -257,18 +255,13 @@ async fn every_bad_input_is_failed_on_update_keeping_the_physical_id() {
         assert_eq!(response.physical_id, created.physical_id, "{case}");
     }
     assert!(h.mutating_calls().is_empty(), "{:?}", h.mutating_calls());
-    assert_eq!(
-        h.rule_filter("r"),
-        Some(json!({"resourceType": {"eq": ["AWS::IAM::Role"]}}))
-    );
+    assert_eq!(h.rule_filter("r"), Some(roles_rule_json()));
 }
 
 #[tokio::test]
 async fn old_resource_properties_are_never_validated() {
     let h = Harness::start().await;
-    let created = h
-        .send(&h.create_event("R", rule("r", roles_filter())))
-        .await;
+    let created = h.create_rule("R", "r", roles_filter()).await;
     let garbage = json!({"Filter": "not a filter", "Unknown": 1});
 
     let event = h.update_event(

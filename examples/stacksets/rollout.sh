@@ -54,6 +54,14 @@ RESERVED_CONCURRENT_EXECUTIONS=${RESERVED_CONCURRENT_EXECUTIONS:-}
 # An AWS Signer profile (platform AWSLambda-SHA384-ECDSA, docs/deploy.md "Signing the code") in
 # the first region of REGIONS; empty: the code is not signed.
 SIGNING_PROFILE_NAME=${SIGNING_PROFILE_NAME:-}
+# Auto-apply (docs/deploy.md "Auto-apply"): AUTO_APPLY=true deploys the second function in every
+# instance; it needs AUTO_APPLY_PRINCIPALS (role ARN patterns, e.g. arn:aws:iam::*:role/pipelines/*)
+# or AUTO_APPLY_MAX_FINDINGS, and RECONCILE_SCHEDULE (e.g. "rate(1 day)") only without principals.
+AUTO_APPLY=${AUTO_APPLY:-false}
+AUTO_APPLY_PRINCIPALS=${AUTO_APPLY_PRINCIPALS:-}
+AUTO_APPLY_MAX_FINDINGS=${AUTO_APPLY_MAX_FINDINGS:-}
+RECONCILE_SCHEDULE=${RECONCILE_SCHEDULE:-}
+AUTO_APPLY_KEEP_FAILED_EVENTS=${AUTO_APPLY_KEEP_FAILED_EVENTS:-false}
 
 ORGANIZATION_ID=${ORGANIZATION_ID:-$(aws organizations describe-organization \
   --query Organization.Id --output text)}
@@ -128,7 +136,12 @@ cat >"$PARAMS" <<EOF
   {"ParameterKey": "RuleRevision", "ParameterValue": "$RULE_REVISION"},
   {"ParameterKey": "AnalyzerNames", "ParameterValue": "$ANALYZER_NAMES"},
   {"ParameterKey": "ReservedConcurrentExecutions", "ParameterValue": "$RESERVED_CONCURRENT_EXECUTIONS"},
-  {"ParameterKey": "SigningProfileVersionArn", "ParameterValue": "$SIGNING_PROFILE_VERSION_ARN"}
+  {"ParameterKey": "SigningProfileVersionArn", "ParameterValue": "$SIGNING_PROFILE_VERSION_ARN"},
+  {"ParameterKey": "AutoApply", "ParameterValue": "$AUTO_APPLY"},
+  {"ParameterKey": "AutoApplyPrincipals", "ParameterValue": "$AUTO_APPLY_PRINCIPALS"},
+  {"ParameterKey": "AutoApplyMaxFindings", "ParameterValue": "$AUTO_APPLY_MAX_FINDINGS"},
+  {"ParameterKey": "ReconcileSchedule", "ParameterValue": "$RECONCILE_SCHEDULE"},
+  {"ParameterKey": "AutoApplyKeepFailedEvents", "ParameterValue": "$AUTO_APPLY_KEEP_FAILED_EVENTS"}
 ]
 EOF
 

@@ -1,4 +1,5 @@
-//! The Lambda entry point: logging, clients built once, then the runtime loop.
+//! The Lambda entry point: logging, clients built once, then the runtime loop. Nothing else: every
+//! decision is the library's.
 
 use std::time::Duration;
 

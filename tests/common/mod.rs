@@ -89,6 +89,18 @@ impl CfnResponse {
         self
     }
 
+    /// Asserts that the `Reason` says `text`, showing the whole reason when it does not.
+    #[track_caller]
+    pub fn assert_reason_contains(&self, text: &str) -> &Self {
+        assert!(
+            self.reason.contains(text),
+            "{:?} not in the reason: {}",
+            text,
+            self.reason
+        );
+        self
+    }
+
     #[track_caller]
     pub fn assert_failed(&self) -> &Self {
         assert_eq!(
@@ -170,6 +182,9 @@ impl Harness {
     }
 
     pub async fn start_with(settings: Settings) -> Harness {
+        // The in-process tests check responses and emulator state; the EMF lines are checked on
+        // the real bootstrap's stdout (tests/bootstrap.rs), and would only clutter the output here.
+        applied_archive_rule::metrics::set_enabled(false);
         let emulator = Emulator::start().await.expect("emulator starts");
         emulator.add_analyzer(ANALYZER, "ACCOUNT");
         let receiver = ResponseReceiver::start().await.expect("receiver starts");
@@ -323,6 +338,53 @@ impl Harness {
         event
     }
 
+    /// Sends the Create of rule `rule_name` with `filter` as `logical_id`; returns the response.
+    pub async fn create_rule(
+        &self,
+        logical_id: &str,
+        rule_name: &str,
+        filter: Value,
+    ) -> CfnResponse {
+        // Boxed: the handler's future is deep, and one more async layer overflows the compiler's
+        // layout recursion limit.
+        Box::pin(self.send(&self.create_event(logical_id, rule(rule_name, filter)))).await
+    }
+
+    /// An Update of `logical_id` (now `physical_id`) from the rule `from` to the rule `to`, each a
+    /// (rule name, filter); CloudFormation sends `from`'s properties as the old ones.
+    pub fn change_event(
+        &self,
+        logical_id: &str,
+        physical_id: &str,
+        from: (&str, Value),
+        to: (&str, Value),
+    ) -> Value {
+        self.update_event(
+            logical_id,
+            physical_id,
+            rule(to.0, to.1),
+            rule(from.0, from.1),
+        )
+    }
+
+    /// The next call of `operation` is refused with `AccessDeniedException`: the fault most tests
+    /// use to make an operation fail half-way.
+    pub fn deny_next(&self, operation: &str) {
+        self.emulator
+            .fail_next(operation, 1, testkit::access_analyzer::Fault::AccessDenied);
+    }
+
+    /// Deletes a rule behind the provider's back, as another tool would.
+    pub async fn delete_out_of_band(&self, rule_name: &str) {
+        sdk_client(&self.emulator.endpoint_url())
+            .delete_archive_rule()
+            .analyzer_name(ANALYZER)
+            .rule_name(rule_name)
+            .send()
+            .await
+            .expect("out-of-band delete");
+    }
+
     /// Invokes the handler as Lambda would, with `budget` until the deadline.
     pub async fn invoke_with(
         &self,
@@ -364,6 +426,16 @@ pub fn rule(rule_name: &str, filter: Value) -> Value {
         "RuleName": rule_name,
         "Filter": filter,
     })
+}
+
+/// The roles filter as the API stores it (operators camelCase, as the SDK sends them).
+pub fn roles_rule_json() -> Value {
+    json!({"resourceType": {"eq": ["AWS::IAM::Role"]}})
+}
+
+/// The buckets filter as the API stores it.
+pub fn buckets_rule_json() -> Value {
+    json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}})
 }
 
 pub fn roles_filter() -> Value {

@@ -464,7 +464,14 @@ pub fn render(
     targets.push(Target {
         what: "arm64 zip ≤ 3 MiB (`make package`)".to_owned(),
         measured: zip_bytes.map_or_else(
-            || format!("not built ({} absent)", options.zip.display()),
+            || {
+                // Relative to the working directory: the report is committed, machine paths are not.
+                let shown = std::env::current_dir()
+                    .ok()
+                    .and_then(|cwd| options.zip.strip_prefix(cwd).ok().map(|p| p.to_path_buf()))
+                    .unwrap_or_else(|| options.zip.clone());
+                format!("not built ({} absent)", shown.display())
+            },
             |bytes| format!("{:.2} MiB ({bytes} bytes)", bytes as f64 / MIB / MIB),
         ),
         met: zip_bytes.map(|bytes| bytes <= ZIP_LIMIT_BYTES),

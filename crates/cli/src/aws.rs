@@ -1,5 +1,5 @@
 //! AWS configuration: the caller's session, roles assumed into member accounts (once per account,
-//! reused until near expiry), and clients per (account, region).
+//! reused until near expiry), and clients per (account, region). It applies nothing itself.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,6 +13,8 @@ use aws_credential_types::provider::{
 use aws_credential_types::Credentials;
 use aws_sdk_accessanalyzer::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_smithy_http_client::tls;
+
+use applied_archive_rule::arn::Location;
 
 use crate::{AwsArgs, CliError};
 
@@ -118,10 +120,22 @@ pub async fn session(args: &AwsArgs) -> Result<Session, CliError> {
     })
 }
 
-/// Why a role could not be assumed.
+impl Session {
+    /// An account and region of the caller's partition.
+    pub fn location(&self, account: &str, region: &str) -> Location {
+        Location {
+            partition: self.partition.clone(),
+            region: region.to_owned(),
+            account: account.to_owned(),
+        }
+    }
+}
+
+/// Why an account's credentials could not be had (AssumeRole refused, none configured).
 #[derive(Clone, Debug)]
 pub struct AssumeError {
-    pub denied: bool,
+    /// The AWS error code, when AWS answered.
+    pub code: Option<String>,
     pub message: String,
 }
 
@@ -164,7 +178,7 @@ impl AssumedRole {
             .send()
             .await
             .map_err(|e| AssumeError {
-                denied: e.code() == Some("AccessDenied"),
+                code: e.code().map(str::to_owned),
                 message: format!(
                     "sts:AssumeRole {}: {}",
                     self.0.role_arn,
@@ -174,7 +188,7 @@ impl AssumedRole {
                 ),
             })?;
         let issued = output.credentials().ok_or_else(|| AssumeError {
-            denied: false,
+            code: None,
             message: format!("sts:AssumeRole {} returned no credentials", self.0.role_arn),
         })?;
         let expiry = SystemTime::try_from(*issued.expiration()).ok();
@@ -227,14 +241,14 @@ impl AccountCredentials {
                         .config
                         .credentials_provider()
                         .ok_or_else(|| AssumeError {
-                            denied: false,
+                            code: None,
                             message: "no credentials configured".to_owned(),
                         })?;
                 provider
                     .provide_credentials()
                     .await
                     .map_err(|e| AssumeError {
-                        denied: false,
+                        code: None,
                         message: DisplayErrorContext(&e).to_string(),
                     })
             }

@@ -1,15 +1,16 @@
 //! `preview`, `apply` and `invoke`: the commands that work in the caller's own account and region.
+//! Applying is the library's apply engine; these only select, call it and print.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use applied_archive_rule::access_analyzer::{to_sdk_filter, SdkAccessAnalyzer};
 use applied_archive_rule::apply_rules::{apply_existing_rules, ApplyOptions};
-use applied_archive_rule::arn::parse_analyzer_arn;
+use applied_archive_rule::arn::Analyzer;
+use applied_archive_rule::auto_apply;
 use applied_archive_rule::cfn::{self, DeliveryPolicy};
 use applied_archive_rule::filter::Filter;
 use applied_archive_rule::handler::{self, Invocation, Provider, Settings};
-use applied_archive_rule::lifecycle::stable_token;
-use applied_archive_rule::properties::Analyzer;
+use applied_archive_rule::token::stable_token;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -20,42 +21,27 @@ use crate::{ApplyArgs, AwsArgs, CliError, InvokeArgs, OutputFormat, PreviewArgs,
 /// Analyzer types whose findings `ListFindings` serves, with the principal they grant access to.
 const EXTERNAL_ACCESS_TYPES: [&str; 2] = ["ACCOUNT", "ORGANIZATION"];
 
-/// An analyzer given by name (in the session's account and region) or by ARN, and the region
-/// its calls go to.
-fn resolve_analyzer(session: &Session, given: &str) -> Result<(Analyzer, String), CliError> {
-    if given.starts_with("arn:") {
-        let parsed = parse_analyzer_arn(given).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--analyzer {given:?} is not an analyzer ARN (arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>)"
-            ))
-        })?;
-        if parsed.location.account != session.account {
-            return Err(CliError::Usage(format!(
-                "--analyzer {given} is in account {}, but the credentials are for account {}",
-                parsed.location.account, session.account
-            )));
-        }
-        let region = parsed.location.region.clone();
-        Ok((
-            Analyzer {
-                name: parsed.name,
-                arn: given.to_owned(),
-            },
-            region,
-        ))
-    } else {
-        let arn = format!(
-            "arn:{}:access-analyzer:{}:{}:analyzer/{given}",
-            session.partition, session.region, session.account
-        );
-        Ok((
-            Analyzer {
-                name: given.to_owned(),
-                arn,
-            },
-            session.region.clone(),
-        ))
+/// An analyzer given by name (in the session's account and region) or by ARN (whose region its
+/// calls go to).
+fn resolve_analyzer(session: &Session, given: &str) -> Result<Analyzer, CliError> {
+    if !given.starts_with("arn:") {
+        return Ok(Analyzer::new(
+            session.location(&session.account, &session.region),
+            given,
+        ));
     }
+    let parsed = Analyzer::from_arn(given).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--analyzer {given:?} is not an analyzer ARN (arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>)"
+        ))
+    })?;
+    if parsed.location.account != session.account {
+        return Err(CliError::Usage(format!(
+            "--analyzer {given} is in account {}, but the credentials are for account {}",
+            parsed.location.account, session.account
+        )));
+    }
+    Ok(parsed)
 }
 
 fn read_filter(argument: &str) -> Result<Filter, CliError> {
@@ -82,8 +68,12 @@ struct PreviewedFinding {
 pub async fn preview(aws_args: &AwsArgs, args: PreviewArgs) -> Result<u8, CliError> {
     let filter = read_filter(&args.filter)?;
     let session = aws::session(aws_args).await?;
-    let (analyzer, region) = resolve_analyzer(&session, &args.analyzer)?;
-    let client = aws::access_analyzer(&session, &AccountCredentials::Caller, &region);
+    let analyzer = resolve_analyzer(&session, &args.analyzer)?;
+    let client = aws::access_analyzer(
+        &session,
+        &AccountCredentials::Caller,
+        &analyzer.location.region,
+    );
     let failed = |what: &str, (_, message): (Option<String>, String)| {
         CliError::Failed(format!("{what} for analyzer {}: {message}", analyzer.name))
     };
@@ -100,19 +90,17 @@ pub async fn preview(aws_args: &AwsArgs, args: PreviewArgs) -> Result<u8, CliErr
     let query = filter.with_active_status();
     let sdk_filter = to_sdk_filter(query.iter().map(|(k, c)| (k.as_str(), c)));
     let mut findings = Vec::new();
-    let mut next_token: Option<String> = None;
     // ListFindings reports the principal, but serves external-access analyzers only.
     let external = EXTERNAL_ACCESS_TYPES.contains(&analyzer_type.as_str());
-    loop {
-        let token = if external {
-            let page = client
-                .list_findings()
-                .analyzer_arn(&analyzer.arn)
-                .set_filter(Some(sdk_filter.clone()))
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|e| failed("ListFindings", describe_error(&e)))?;
+    if external {
+        let mut pages = client
+            .list_findings()
+            .analyzer_arn(&analyzer.arn)
+            .set_filter(Some(sdk_filter))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| failed("ListFindings", describe_error(&e)))?;
             findings.extend(page.findings().iter().map(|f| PreviewedFinding {
                 id: f.id().to_owned(),
                 resource_type: f.resource_type().as_str().to_owned(),
@@ -123,27 +111,22 @@ pub async fn preview(aws_args: &AwsArgs, args: PreviewArgs) -> Result<u8, CliErr
                     pairs.join(" ")
                 }),
             }));
-            page.next_token().map(str::to_owned)
-        } else {
-            let page = client
-                .list_findings_v2()
-                .analyzer_arn(&analyzer.arn)
-                .set_filter(Some(sdk_filter.clone()))
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|e| failed("ListFindingsV2", describe_error(&e)))?;
+        }
+    } else {
+        let mut pages = client
+            .list_findings_v2()
+            .analyzer_arn(&analyzer.arn)
+            .set_filter(Some(sdk_filter))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| failed("ListFindingsV2", describe_error(&e)))?;
             findings.extend(page.findings().iter().map(|f| PreviewedFinding {
                 id: f.id().to_owned(),
                 resource_type: f.resource_type().as_str().to_owned(),
                 resource: f.resource().map(str::to_owned),
                 principal: None,
             }));
-            page.next_token().map(str::to_owned)
-        };
-        match token {
-            Some(t) if !t.is_empty() => next_token = Some(t),
-            _ => break,
         }
     }
     match args.output {
@@ -183,8 +166,12 @@ pub async fn preview(aws_args: &AwsArgs, args: PreviewArgs) -> Result<u8, CliErr
 
 pub async fn apply(aws_args: &AwsArgs, args: ApplyArgs) -> Result<u8, CliError> {
     let session = aws::session(aws_args).await?;
-    let (analyzer, region) = resolve_analyzer(&session, &args.analyzer)?;
-    let client = aws::access_analyzer(&session, &AccountCredentials::Caller, &region);
+    let analyzer = resolve_analyzer(&session, &args.analyzer)?;
+    let client = aws::access_analyzer(
+        &session,
+        &AccountCredentials::Caller,
+        &analyzer.location.region,
+    );
     let aa = SdkAccessAnalyzer::new(client);
     let run = run_id();
     let token = |rule: &str| stable_token(&["apply", &run, &analyzer.arn, rule]);
@@ -260,6 +247,9 @@ pub async fn invoke(aws_args: &AwsArgs, args: InvokeArgs) -> Result<u8, CliError
             session.partition, session.region, session.account
         ),
     };
+    if auto_apply::is_eventbridge_event(&event) {
+        return invoke_auto_apply(provider, event, &invocation).await;
+    }
     let response = handler::respond(&provider, event.clone(), &invocation).await;
     output::print_json(&response);
     let body = response.to_body();
@@ -306,9 +296,48 @@ pub async fn invoke(aws_args: &AwsArgs, args: InvokeArgs) -> Result<u8, CliError
     })
 }
 
+/// An EventBridge event (CloudTrail record or schedule) runs as the auto-apply function would run
+/// it — auto-apply on, its guards from the environment (`APPLIED_ARCHIVE_RULE_AUTO_APPLY_*`) — and
+/// prints the invocation's summary. Exit 1 when Lambda would retry the event.
+async fn invoke_auto_apply(
+    mut provider: Provider<SdkAccessAnalyzer>,
+    event: Value,
+    invocation: &Invocation,
+) -> Result<u8, CliError> {
+    provider.settings.auto_apply.enabled = true;
+    match handler::handle(&provider, event, invocation).await {
+        Ok(summary) => {
+            output::print_json(&summary);
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(1)
+        }
+    }
+}
+
 /// `invoke` runs against the configured account and region: a sample event's `StackId` (which names
-/// some other account) is moved there, or the provider would refuse it as another account's stack.
+/// some other account) is moved there, or the provider would refuse it as another account's stack;
+/// an EventBridge sample's account and region likewise.
 fn in_callers_account(mut event: Value, session: &Session) -> Value {
+    if auto_apply::is_eventbridge_event(&event) {
+        for (key, value) in [("account", &session.account), ("region", &session.region)] {
+            if event.get(key).and_then(Value::as_str) != Some(value.as_str()) {
+                eprintln!("the event's {key} is moved to {value}, where this runs");
+                event[key] = Value::String(value.clone());
+            }
+        }
+        if let Some(detail) = event.get_mut("detail").and_then(Value::as_object_mut) {
+            if detail.contains_key("recipientAccountId") {
+                detail.insert("recipientAccountId".into(), session.account.clone().into());
+            }
+            if detail.contains_key("awsRegion") {
+                detail.insert("awsRegion".into(), session.region.clone().into());
+            }
+        }
+        return event;
+    }
     let Some(stack_id) = event.get("StackId").and_then(Value::as_str) else {
         return event;
     };
@@ -343,6 +372,8 @@ pub fn terminal_options<'a>(
         max_findings_to_archive: None,
         dry_run,
         client_token,
+        // A terminal has no CloudWatch Logs to turn EMF lines into metrics.
+        metrics: None,
     }
 }
 

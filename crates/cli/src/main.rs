@@ -1,10 +1,12 @@
 //! `applied-archive-rule`: apply IAM Access Analyzer archive rules to the findings that already
 //! exist — in one account and region, or across a whole AWS Organization.
 
+mod accounts;
 mod aws;
 mod commands;
 mod output;
 mod regions;
+mod report;
 mod sweep;
 
 use std::path::PathBuf;
@@ -190,6 +192,8 @@ pub struct InvokeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // stdout is the report (tables, JSON for pipelines), not CloudWatch Logs: no EMF lines in it.
+    applied_archive_rule::metrics::set_enabled(false);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("APPLIED_ARCHIVE_RULE_LOG")

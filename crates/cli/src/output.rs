@@ -1,4 +1,4 @@
-//! Tables for people, JSON for pipelines.
+//! Tables for people, JSON for pipelines. Formatting only.
 
 use comfy_table::presets::NOTHING;
 use comfy_table::{CellAlignment, ContentArrangement, Table};

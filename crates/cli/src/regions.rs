@@ -1,4 +1,5 @@
-//! The regions enabled in an account, from EC2 `DescribeRegions`.
+//! The regions enabled in an account, from EC2 `DescribeRegions` — the one EC2 call the command line
+//! makes, and it only reads.
 //!
 //! One read-only call does not justify `aws-sdk-ec2`, one of the SDK's largest crates (minutes of
 //! compile time on a small machine), so the request is signed with `aws-sigv4` — the SDK's own
@@ -40,7 +41,7 @@ pub async fn enabled_regions(
     endpoint: &str,
     region: &str,
     credentials: Credentials,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, (Option<String>, String)> {
     let mut backoff = std::time::Duration::from_millis(200);
     let mut attempt = 1;
     loop {
@@ -51,12 +52,14 @@ pub async fn enabled_regions(
                 backoff *= 2;
                 attempt += 1;
             }
-            result => return result.map_err(|e| e.message),
+            result => return result.map_err(|e| (e.code, e.message)),
         }
     }
 }
 
 struct CallError {
+    /// EC2's error code, when it answered one.
+    code: Option<String>,
     message: String,
     retryable: bool,
 }
@@ -64,6 +67,7 @@ struct CallError {
 impl From<String> for CallError {
     fn from(message: String) -> Self {
         CallError {
+            code: None,
             message,
             retryable: false,
         }
@@ -110,6 +114,7 @@ async fn describe_regions(
         call = call.header(name, value);
     }
     let response = call.send().await.map_err(|e| CallError {
+        code: None,
         retryable: e.is_connect() || e.is_timeout(),
         message: if e.is_timeout() {
             format!("ec2:DescribeRegions: no answer within the request timeout (--call-timeout), {ATTEMPTS} attempts")
@@ -120,6 +125,7 @@ async fn describe_regions(
     let status = response.status();
     // The request timeout covers the body too: a response that stalls half-way is a timeout.
     let text = response.text().await.map_err(|e| CallError {
+        code: None,
         retryable: e.is_timeout(),
         message: format!("ec2:DescribeRegions: {}", e.without_url()),
     })?;
@@ -127,6 +133,7 @@ async fn describe_regions(
         let code = element(&text, "Code").unwrap_or("error");
         let message = element(&text, "Message").unwrap_or("");
         return Err(CallError {
+            code: Some(code.to_owned()),
             retryable: status.is_server_error()
                 || matches!(code, "RequestLimitExceeded" | "Throttling"),
             message: format!("ec2:DescribeRegions: {code}: {message} (HTTP {status})"),

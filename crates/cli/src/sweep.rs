@@ -1,107 +1,24 @@
 //! `sweep`: apply archive rules in every (account, region) of an Organization, concurrently, with one
-//! outcome per target. A target that fails never stops the others.
+//! outcome per target. A target that fails never stops the others; no rule is ever written.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
 use applied_archive_rule::access_analyzer::SdkAccessAnalyzer;
-use applied_archive_rule::apply_rules::{apply_existing_rules, RuleReport};
+use applied_archive_rule::apply_rules::apply_existing_rules;
+use applied_archive_rule::arn::Analyzer;
 use applied_archive_rule::error::ProviderError;
-use applied_archive_rule::lifecycle::stable_token;
-use applied_archive_rule::properties::Analyzer;
+use applied_archive_rule::token::stable_token;
 use aws_sdk_accessanalyzer::types::{AnalyzerStatus, AnalyzerSummary};
-use aws_sdk_organizations::types::{AccountState, AccountStatus};
 use futures_util::future::join_all;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::accounts;
 use crate::aws::{self, describe_error, AccountCredentials, AssumedRole, Session};
 use crate::commands::{run_id, terminal_options};
-use crate::{output, regions, AwsArgs, CliError, OutputFormat, SweepArgs};
-
-/// One target's outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Applied,
-    /// `--dry-run`: counted, nothing applied.
-    DryRun,
-    NoAnalyzer,
-    NoRule,
-    /// A service-linked analyzer: an AWS service manages it, and its rules are not ours to apply.
-    Skipped,
-    RegionNotEnabled,
-    AccessDenied,
-    Error,
-}
-
-impl Outcome {
-    fn label(self) -> &'static str {
-        match self {
-            Outcome::Applied => "applied",
-            Outcome::DryRun => "would apply",
-            Outcome::NoAnalyzer => "no analyzer",
-            Outcome::NoRule => "no rule",
-            Outcome::Skipped => "skipped (service-linked)",
-            Outcome::RegionNotEnabled => "region not enabled",
-            Outcome::AccessDenied => "access denied",
-            Outcome::Error => "error",
-        }
-    }
-
-    /// The JSON spelling (serde's kebab-case), for the summary's keys.
-    fn key(self) -> &'static str {
-        match self {
-            Outcome::Applied => "applied",
-            Outcome::DryRun => "dry-run",
-            Outcome::NoAnalyzer => "no-analyzer",
-            Outcome::NoRule => "no-rule",
-            Outcome::Skipped => "skipped",
-            Outcome::RegionNotEnabled => "region-not-enabled",
-            Outcome::AccessDenied => "access-denied",
-            Outcome::Error => "error",
-        }
-    }
-
-    /// Denied and error targets need a person; the rest had nothing left to do.
-    fn is_failure(self) -> bool {
-        matches!(self, Outcome::AccessDenied | Outcome::Error)
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TargetReport {
-    pub account: String,
-    pub region: String,
-    pub analyzer: Option<String>,
-    pub outcome: Outcome,
-    pub rules: Vec<RuleReport>,
-    pub matched: usize,
-    pub archived: usize,
-    pub pending: usize,
-    pub verified: bool,
-    pub detail: String,
-}
-
-impl TargetReport {
-    fn without_work(account: &str, region: &str, outcome: Outcome, detail: String) -> Self {
-        TargetReport {
-            account: account.to_owned(),
-            region: region.to_owned(),
-            analyzer: None,
-            outcome,
-            rules: Vec::new(),
-            matched: 0,
-            archived: 0,
-            pending: 0,
-            verified: false,
-            detail,
-        }
-    }
-}
+use crate::report::{outcome_of, print_reports, RegionCheck, TargetOutcome, TargetReport};
+use crate::{regions, AwsArgs, CliError, OutputFormat, SweepArgs};
 
 /// What every target shares.
 struct Sweep {
@@ -115,7 +32,7 @@ struct Sweep {
 
 pub async fn run(aws_args: &AwsArgs, args: SweepArgs) -> Result<u8, CliError> {
     let session = aws::session(aws_args).await?;
-    let accounts = select_accounts(&session, &args).await?;
+    let accounts = accounts::select(&session, &args).await?;
     let progress = if std::io::stderr().is_terminal() && args.output == OutputFormat::Table {
         ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
     } else {
@@ -156,86 +73,6 @@ pub async fn run(aws_args: &AwsArgs, args: SweepArgs) -> Result<u8, CliError> {
     })
 }
 
-/// The accounts to sweep: the listed ones, the active accounts under the OUs (child OUs included),
-/// every active account, or the caller's own.
-async fn select_accounts(session: &Session, args: &SweepArgs) -> Result<Vec<String>, CliError> {
-    let selection = &args.accounts;
-    if !selection.accounts.is_empty() {
-        for id in &selection.accounts {
-            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(CliError::Usage(format!(
-                    "--accounts: {id:?} is not a 12-digit account id"
-                )));
-            }
-        }
-        return Ok(selection.accounts.clone());
-    }
-    if selection.ou.is_empty() && !selection.all_accounts {
-        return Ok(vec![session.account.clone()]);
-    }
-    let org = aws_sdk_organizations::Client::new(&session.config);
-    let failed = |what: &str, (_, message): (Option<String>, String)| {
-        CliError::Failed(format!("organizations:{what}: {message} (run sweep from the management or delegated-administrator account)"))
-    };
-    let mut accounts = Vec::new();
-    if selection.all_accounts {
-        let mut pages = org.list_accounts().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| failed("ListAccounts", describe_error(&e)))?;
-            accounts.extend(
-                page.accounts()
-                    .iter()
-                    .filter(|a| is_active(a))
-                    .filter_map(|a| a.id().map(str::to_owned)),
-            );
-        }
-    } else {
-        let mut parents = selection.ou.clone();
-        while let Some(parent) = parents.pop() {
-            let mut pages = org
-                .list_accounts_for_parent()
-                .parent_id(&parent)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| failed("ListAccountsForParent", describe_error(&e)))?;
-                accounts.extend(
-                    page.accounts()
-                        .iter()
-                        .filter(|a| is_active(a))
-                        .filter_map(|a| a.id().map(str::to_owned)),
-                );
-            }
-            let mut pages = org
-                .list_organizational_units_for_parent()
-                .parent_id(&parent)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| failed("ListOrganizationalUnitsForParent", describe_error(&e)))?;
-                parents.extend(
-                    page.organizational_units()
-                        .iter()
-                        .filter_map(|ou| ou.id().map(str::to_owned)),
-                );
-            }
-        }
-    }
-    accounts.sort();
-    accounts.dedup();
-    Ok(accounts)
-}
-
-/// `State` is the current field; older responses carry only the deprecated `Status`.
-#[allow(deprecated)]
-fn is_active(account: &aws_sdk_organizations::types::Account) -> bool {
-    match account.state() {
-        Some(state) => *state == AccountState::Active,
-        None => account.status() == Some(&AccountStatus::Active),
-    }
-}
-
 /// One account: its credentials (assumed once), its enabled regions, then every target.
 async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
     let args = &sweep.args;
@@ -271,18 +108,12 @@ async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
             } else {
                 requested
             };
-            let outcome = if e.denied {
-                Outcome::AccessDenied
-            } else {
-                Outcome::Error
-            };
+            let (outcome, detail) = outcome_of(e.code.as_deref(), e.message, None);
             sweep.progress.inc_length(regions.len() as u64);
             sweep.progress.inc(regions.len() as u64);
             return regions
                 .iter()
-                .map(|region| {
-                    TargetReport::without_work(account, region, outcome, e.message.clone())
-                })
+                .map(|region| TargetReport::without_work(account, region, outcome, detail.clone()))
                 .collect();
         }
     };
@@ -297,7 +128,7 @@ async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
                     TargetReport::without_work(
                         account,
                         region,
-                        Outcome::RegionNotEnabled,
+                        TargetOutcome::RegionNotEnabled,
                         "the region is not enabled in this account".to_owned(),
                     )
                 })
@@ -305,19 +136,19 @@ async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
             (on, RegionCheck::Listed, skipped)
         }
         // Without the region list, the requested regions are tried; --all-regions cannot be honoured.
-        (Err(e), false) => {
-            tracing::warn!(account, error = %e, "cannot list the enabled regions; trying the requested ones");
-            (requested, RegionCheck::Unverified(e.clone()), Vec::new())
+        (Err((_, message)), false) => {
+            tracing::warn!(account, error = %message, "cannot list the enabled regions; trying the requested ones");
+            (
+                requested,
+                RegionCheck::Unverified(message.clone()),
+                Vec::new(),
+            )
         }
-        (Err(e), true) => {
+        (Err((code, message)), true) => {
             sweep.progress.inc_length(1);
             sweep.progress.inc(1);
-            let outcome = if e.contains("AccessDenied") || e.contains("UnauthorizedOperation") {
-                Outcome::AccessDenied
-            } else {
-                Outcome::Error
-            };
-            return vec![TargetReport::without_work(account, "*", outcome, e.clone())];
+            let (outcome, detail) = outcome_of(code.as_deref(), message.clone(), None);
+            return vec![TargetReport::without_work(account, "*", outcome, detail)];
         }
     };
     sweep
@@ -334,15 +165,6 @@ async fn sweep_account(sweep: &Sweep, account: &str) -> Vec<TargetReport> {
     reports
 }
 
-/// Whether a target's region is known to be enabled in its account.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum RegionCheck {
-    /// `DescribeRegions` listed it as enabled.
-    Listed,
-    /// `DescribeRegions` could not be read (why), so the region is tried.
-    Unverified(String),
-}
-
 /// One (account, region): find the analyzers, apply the rules, classify the outcome.
 async fn sweep_target(
     sweep: &Sweep,
@@ -356,19 +178,16 @@ async fn sweep_target(
     let client = aws::access_analyzer(session, credentials, region);
     let mut reports = Vec::new();
     let analyzers: Vec<Analyzer> = match (&args.analyzers.analyzer, &args.analyzers.analyzer_type) {
-        (Some(name), _) => vec![Analyzer {
-            name: name.clone(),
-            arn: format!(
-                "arn:{}:access-analyzer:{region}:{account}:analyzer/{name}",
-                session.partition
-            ),
-        }],
+        (Some(name), _) => vec![Analyzer::new(session.location(account, region), name)],
         (None, Some(kind)) => {
             let listed = match list_analyzers(&client, kind).await {
                 Ok(summaries) => sort_analyzers(&summaries),
                 Err((code, message)) => {
-                    let (outcome, detail) =
-                        outcome_of(code.as_deref(), format!("ListAnalyzers: {message}"), check);
+                    let (outcome, detail) = outcome_of(
+                        code.as_deref(),
+                        format!("ListAnalyzers: {message}"),
+                        Some(check),
+                    );
                     return vec![TargetReport::without_work(account, region, outcome, detail)];
                 }
             };
@@ -376,7 +195,7 @@ async fn sweep_target(
                 let mut report = TargetReport::without_work(
                     account,
                     region,
-                    Outcome::Skipped,
+                    TargetOutcome::Skipped,
                     format!("service-linked analyzer managed by {service}: its archive rules are that service's to apply"),
                 );
                 report.analyzer = Some(name.clone());
@@ -395,7 +214,7 @@ async fn sweep_target(
                 reports.push(TargetReport::without_work(
                     account,
                     region,
-                    Outcome::NoAnalyzer,
+                    TargetOutcome::NoAnalyzer,
                     detail,
                 ));
             }
@@ -408,16 +227,16 @@ async fn sweep_target(
         let token = |rule: &str| stable_token(&["sweep", &sweep.run, &analyzer.arn, rule]);
         let options = terminal_options(&args.rules, args.archive_timeout, args.dry_run, &token);
         let mut report =
-            TargetReport::without_work(account, region, Outcome::Applied, String::new());
+            TargetReport::without_work(account, region, TargetOutcome::Applied, String::new());
         report.analyzer = Some(analyzer.name.clone());
         match apply_existing_rules(&aa, &analyzer, &options, None).await {
             Ok(applied) if applied.rules.is_empty() => {
-                report.outcome = Outcome::NoRule;
+                report.outcome = TargetOutcome::NoRule;
                 report.detail = "the analyzer has no archive rules".to_owned();
             }
             Ok(applied) => {
                 if args.dry_run {
-                    report.outcome = Outcome::DryRun;
+                    report.outcome = TargetOutcome::DryRun;
                     report.detail = "dry run: counted, nothing applied".to_owned();
                 }
                 report.rules = applied.rules;
@@ -475,10 +294,12 @@ fn sort_analyzers(summaries: &[AnalyzerSummary]) -> SortedAnalyzers {
         if let Some(service) = summary.managed_by() {
             sorted.service_linked.push((name, service.to_owned()));
         } else if *summary.status() == AnalyzerStatus::Active {
-            sorted.active.push(Analyzer {
-                name,
-                arn: summary.arn().to_owned(),
-            });
+            match Analyzer::from_arn(summary.arn()) {
+                Some(analyzer) => sorted.active.push(analyzer),
+                None => sorted
+                    .inactive
+                    .push((name, format!("unreadable ARN {}", summary.arn()))),
+            }
         } else {
             sorted
                 .inactive
@@ -497,10 +318,10 @@ async fn classify(
     analyzer: &Analyzer,
     error: ProviderError,
     check: &RegionCheck,
-) -> (Outcome, String) {
+) -> (TargetOutcome, String) {
     let missing = || {
         (
-            Outcome::NoAnalyzer,
+            TargetOutcome::NoAnalyzer,
             format!("analyzer {} does not exist in this region", analyzer.name),
         )
     };
@@ -514,7 +335,7 @@ async fn classify(
                 .await
             {
                 Ok(_) => (
-                    Outcome::NoRule,
+                    TargetOutcome::NoRule,
                     format!(
                         "archive rule {rule} does not exist on analyzer {}",
                         analyzer.name
@@ -528,114 +349,15 @@ async fn classify(
                             "archive rule {rule} was not found, and GetAnalyzer could not tell whether analyzer {} exists: {message}",
                             analyzer.name
                         ),
-                        check,
+                        Some(check),
                     ),
                 },
             }
         }
         ProviderError::Aws { ref source, .. } => {
-            outcome_of(source.code.as_deref(), error.to_string(), check)
+            outcome_of(source.code.as_deref(), error.to_string(), Some(check))
         }
-        other => (Outcome::Error, other.to_string()),
-    }
-}
-
-/// What an AWS error code means for a target, and the detail that says so.
-///
-/// A region the account has not enabled answers every call as if the credentials did not exist —
-/// `UnrecognizedClientException` "The security token included in the request is invalid." (JSON
-/// services such as Access Analyzer), `AuthFailure` (EC2), `InvalidClientTokenId` (STS) — with
-/// nothing that names the region. The credentials were accepted already (by STS, which issued
-/// them or answered `GetCallerIdentity`), so where `DescribeRegions` could not say whether the
-/// region is enabled, that answer is taken as "region not enabled", never as "access denied".
-/// Where it listed the region as enabled, the answer is an error of its own.
-fn outcome_of(code: Option<&str>, message: String, check: &RegionCheck) -> (Outcome, String) {
-    match code {
-        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
-            (Outcome::AccessDenied, message)
-        }
-        Some("UnrecognizedClientException" | "InvalidClientTokenId" | "AuthFailure") => {
-            match check {
-                RegionCheck::Unverified(why) => (
-                    Outcome::RegionNotEnabled,
-                    format!(
-                        "the region did not recognize the account's credentials, which is how AWS answers in a region the account has not enabled (the enabled regions could not be read: {why}): {message}"
-                    ),
-                ),
-                RegionCheck::Listed => (
-                    Outcome::Error,
-                    format!(
-                        "{message} (the region is enabled in this account, yet does not recognize its credentials; a session token from the global STS endpoint is valid only in the regions enabled by default)"
-                    ),
-                ),
-            }
-        }
-        _ => (Outcome::Error, message),
-    }
-}
-
-fn print_reports(args: &SweepArgs, reports: &[TargetReport]) {
-    let mut summary: BTreeMap<Outcome, usize> = BTreeMap::new();
-    for report in reports {
-        *summary.entry(report.outcome).or_default() += 1;
-    }
-    let totals = (
-        reports.iter().map(|r| r.matched).sum::<usize>(),
-        reports.iter().map(|r| r.archived).sum::<usize>(),
-        reports.iter().map(|r| r.pending).sum::<usize>(),
-    );
-    match args.output {
-        OutputFormat::Json => output::print_json(&serde_json::json!({
-            "dryRun": args.dry_run,
-            "targets": reports,
-            "summary": {
-                "targets": reports.len(),
-                "outcomes": summary.iter().map(|(o, n)| (o.key(), *n)).collect::<BTreeMap<_, _>>(),
-                "matched": totals.0,
-                "archived": totals.1,
-                "pending": totals.2,
-            },
-        })),
-        OutputFormat::Table => {
-            let rows = reports.iter().map(|r| {
-                vec![
-                    r.account.clone(),
-                    r.region.clone(),
-                    r.analyzer.clone().unwrap_or_else(|| "-".to_owned()),
-                    r.outcome.label().to_owned(),
-                    r.rules.len().to_string(),
-                    r.matched.to_string(),
-                    r.archived.to_string(),
-                    r.pending.to_string(),
-                    r.detail.clone(),
-                ]
-            });
-            output::print_table(
-                &[
-                    "ACCOUNT", "REGION", "ANALYZER", "OUTCOME", "RULES", "MATCHED", "ARCHIVED",
-                    "PENDING", "DETAIL",
-                ],
-                rows,
-            );
-            let outcomes: Vec<String> = summary
-                .iter()
-                .map(|(o, n)| format!("{n} {}", o.label()))
-                .collect();
-            println!(
-                "{} target{}: {}. Findings matched {}, archived {}, pending {}{}.",
-                reports.len(),
-                if reports.len() == 1 { "" } else { "s" },
-                outcomes.join(", "),
-                totals.0,
-                totals.1,
-                totals.2,
-                if args.dry_run {
-                    " (dry run: nothing applied)"
-                } else {
-                    ""
-                }
-            );
-        }
+        other => (TargetOutcome::Error, other.to_string()),
     }
 }
 
@@ -690,50 +412,5 @@ mod tests {
         );
         let inactive: Vec<&str> = sorted.inactive.iter().map(|(_, s)| s.as_str()).collect();
         assert_eq!(inactive, ["CREATING", "DISABLED", "FAILED"]);
-    }
-
-    #[test]
-    fn an_unrecognized_token_is_a_region_not_enabled_only_where_the_region_list_was_unknown() {
-        let unknown = RegionCheck::Unverified("ec2:DescribeRegions: UnauthorizedOperation".into());
-        for code in [
-            "UnrecognizedClientException",
-            "InvalidClientTokenId",
-            "AuthFailure",
-        ] {
-            let (outcome, detail) = outcome_of(Some(code), "m".into(), &unknown);
-            assert_eq!(outcome, Outcome::RegionNotEnabled, "{code}");
-            assert!(detail.contains("UnauthorizedOperation"), "{detail}");
-            let (outcome, _) = outcome_of(Some(code), "m".into(), &RegionCheck::Listed);
-            assert_eq!(outcome, Outcome::Error, "{code}");
-        }
-        for code in [
-            "AccessDeniedException",
-            "AccessDenied",
-            "UnauthorizedOperation",
-        ] {
-            assert_eq!(
-                outcome_of(Some(code), "m".into(), &unknown).0,
-                Outcome::AccessDenied
-            );
-        }
-        assert_eq!(
-            outcome_of(Some("ThrottlingException"), "m".into(), &unknown).0,
-            Outcome::Error
-        );
-        assert_eq!(
-            outcome_of(None, "timeout".into(), &unknown).0,
-            Outcome::Error
-        );
-    }
-
-    #[test]
-    fn skipped_is_nothing_to_apply_and_has_one_spelling() {
-        assert!(!Outcome::Skipped.is_failure());
-        assert_eq!(Outcome::Skipped.key(), "skipped");
-        assert_eq!(
-            serde_json::to_value(Outcome::Skipped).unwrap(),
-            serde_json::json!("skipped")
-        );
-        assert_eq!(Outcome::Skipped.label(), "skipped (service-linked)");
     }
 }

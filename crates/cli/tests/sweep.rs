@@ -661,6 +661,67 @@ async fn invoke_runs_a_sample_event_and_prints_the_response_without_sending_it()
         .is_empty());
 }
 
+/// `invoke` runs the auto-apply samples as the auto-apply function would (issue 11 item 5).
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_runs_the_auto_apply_samples_as_the_auto_apply_function_would() {
+    let org = organization(OrgSpec::generated(0)).await;
+    let management = org.management_account();
+    let home = org.access_analyzer(&management, HOME_REGION);
+    home.add_analyzer("account-analyzer", "ACCOUNT");
+    let role = home
+        .add_finding(
+            "account-analyzer",
+            FindingSeed::new(
+                "AWS::IAM::Role",
+                format!("arn:aws:iam::{management}:role/vendor-audit"),
+            )
+            .principal("AWS", "arn:aws:iam::444455556666:root"),
+        )
+        .id;
+    home.put_archive_rule(
+        "account-analyzer",
+        "vendor-audit-terraform",
+        json!({
+            "resourceType": {"eq": ["AWS::IAM::Role"]},
+            "principal.AWS": {"eq": ["arn:aws:iam::444455556666:root"]}
+        }),
+    );
+    let sample = |name: &str| {
+        format!(
+            "{}/../../examples/events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+
+    let run = cli(
+        &org,
+        &[
+            "invoke",
+            "--event",
+            &sample("auto-apply-create-archive-rule.json"),
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let summary = run.json();
+    assert_eq!(summary["outcomes"][0]["outcome"], "applied", "{summary}");
+    assert_eq!(
+        home.findings("account-analyzer")
+            .iter()
+            .find(|f| f.id == role)
+            .map(|f| f.status),
+        Some(FindingStatus::Archived)
+    );
+    let run = cli(
+        &org,
+        &["invoke", "--event", &sample("auto-apply-scheduled.json")],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["trigger"], "Schedule");
+}
+
 /// The detail of the first target with `outcome`.
 fn detail_of<'a>(report: &'a Value, outcome: &str) -> &'a str {
     report["targets"]

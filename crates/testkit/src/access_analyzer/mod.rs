@@ -363,6 +363,11 @@ pub(crate) struct AnalyzerState {
     created_at: SystemTime,
     rules: Vec<RuleState>,
     findings: Vec<Finding>,
+    /// `ACTIVE`, `CREATING`, `DISABLED` or `FAILED` (`AnalyzerSummary.status`).
+    status: String,
+    /// The managing service of a service-linked analyzer (`AnalyzerSummary.managedBy`, "only
+    /// present for service-linked analyzers").
+    managed_by: Option<String>,
 }
 
 struct RuleState {
@@ -550,9 +555,28 @@ impl State {
             created_at: SystemTime::now(),
             rules: Vec::new(),
             findings: Vec::new(),
+            status: "ACTIVE".to_owned(),
+            managed_by: None,
         };
         self.lock().analyzers.insert(name.to_owned(), analyzer);
         Ok(arn)
+    }
+
+    /// Sets what `GetAnalyzer` and `ListAnalyzers` report of an analyzer: its status and, for a
+    /// service-linked one, the service that manages it. `false` when it does not exist.
+    pub(crate) fn describe_analyzer(
+        &self,
+        name: &str,
+        status: &str,
+        managed_by: Option<&str>,
+    ) -> bool {
+        let mut inner = self.lock();
+        let Some(analyzer) = inner.analyzer_mut(name) else {
+            return false;
+        };
+        analyzer.status = status.to_owned();
+        analyzer.managed_by = managed_by.map(str::to_owned);
+        true
     }
 
     /// # Panics
@@ -755,6 +779,19 @@ impl Emulator {
     /// If `analyzer_type` is no analyzer type of the service (a mistake in the test's setup).
     pub fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
         self.state.add_analyzer(name, analyzer_type)
+    }
+
+    /// Makes an analyzer read as `status` (`CREATING`, `DISABLED`, `FAILED`, `ACTIVE`) and, with
+    /// `managed_by` (e.g. `securityhubv2.amazonaws.com`), as a service-linked analyzer: every call
+    /// naming it but `GetAnalyzer` is then refused with `AccessDeniedException`.
+    ///
+    /// # Panics
+    /// If the analyzer does not exist.
+    pub fn describe_analyzer(&self, name: &str, status: &str, managed_by: Option<&str>) {
+        assert!(
+            self.state.describe_analyzer(name, status, managed_by),
+            "describe_analyzer: no analyzer named {name}"
+        );
     }
 
     /// Removes an analyzer with its rules and findings.

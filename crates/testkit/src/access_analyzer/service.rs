@@ -12,6 +12,7 @@ use super::{
 use crate::util::iso8601;
 
 pub(crate) fn execute(state: &Arc<State>, call: &Call) -> Result<Value, ApiError> {
+    refuse_service_linked(state, call)?;
     match call.operation {
         Operation::GetAnalyzer => get_analyzer(state, call),
         Operation::ListAnalyzers => list_analyzers(state, call),
@@ -132,14 +133,51 @@ fn get_analyzer(state: &Arc<State>, call: &Call) -> Result<Value, ApiError> {
 }
 
 fn analyzer_summary(analyzer: &AnalyzerState) -> Value {
-    json!({
+    let mut summary = json!({
         "arn": analyzer.arn,
         "name": analyzer.name,
         "type": analyzer.analyzer_type,
         "createdAt": iso8601(analyzer.created_at),
-        "status": "ACTIVE",
+        "status": analyzer.status,
         "tags": {},
-    })
+    });
+    if let Some(service) = &analyzer.managed_by {
+        summary["managedBy"] = service.as_str().into();
+    }
+    summary
+}
+
+/// A service-linked analyzer belongs to its service: a caller may read it (`GetAnalyzer`,
+/// `ListAnalyzers`), but every call naming it is refused with `AccessDeniedException` — what
+/// SPEC §8.2 states ("callers get AccessDenied") and `CreateServiceLinkedAnalyzer`'s documentation
+/// implies ("the lifecycle of these analyzers is managed by the calling service"). The message is
+/// a guess.
+fn refuse_service_linked(state: &Arc<State>, call: &Call) -> Result<(), ApiError> {
+    if matches!(
+        call.operation,
+        Operation::GetAnalyzer | Operation::ListAnalyzers
+    ) {
+        return Ok(());
+    }
+    let named = call
+        .params
+        .get("analyzerName")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            let arn = call.params.get("analyzerArn").and_then(Value::as_str)?;
+            arn.rsplit_once(":analyzer/")
+                .map(|(_, name)| name.to_owned())
+        });
+    let Some(name) = named else { return Ok(()) };
+    let inner = state.lock();
+    match inner.analyzer(&name).and_then(|a| a.managed_by.clone()) {
+        Some(service) => Err(ApiError::access_denied(format!(
+            "access-analyzer:{} is not allowed on analyzer {name}: it is a service-linked analyzer managed by {service}",
+            call.operation.name()
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn list_analyzers(state: &Arc<State>, call: &Call) -> Result<Value, ApiError> {

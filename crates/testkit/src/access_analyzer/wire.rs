@@ -208,12 +208,12 @@ impl ApiError {
         .with_resource(resource_type, resource_id)
     }
 
-    fn access_denied() -> ApiError {
-        ApiError::new(
-            "AccessDeniedException",
-            StatusCode::FORBIDDEN,
-            "User is not authorized to perform this action (injected fault)",
-        )
+    fn injected_access_denied() -> ApiError {
+        ApiError::access_denied("User is not authorized to perform this action (injected fault)")
+    }
+
+    pub(crate) fn access_denied(message: impl Into<String>) -> ApiError {
+        ApiError::new("AccessDeniedException", StatusCode::FORBIDDEN, message)
     }
 
     fn internal() -> ApiError {
@@ -250,7 +250,7 @@ impl ApiError {
                 retry_after_seconds,
             } => ApiError::throttling(*retry_after_seconds),
             Fault::Internal => ApiError::internal(),
-            Fault::AccessDenied => ApiError::access_denied(),
+            Fault::AccessDenied => ApiError::injected_access_denied(),
             Fault::Validation => ApiError::validation("other", "Invalid request (injected fault)"),
             Fault::ResourceNotFound => ApiError::not_found(resource_type, &resource_id),
             Fault::Conflict => ApiError::conflict(resource_type, &resource_id),

@@ -2,7 +2,9 @@
 //!
 //! Act 1 shows that a plain `CreateArchiveRule` (what the CLI and `AWS::AccessAnalyzer::ArchiveRule`
 //! do) leaves existing findings ACTIVE. Act 2 runs the real `bootstrap` binary behind a fake
-//! Lambda Runtime API with the Create, Update and Delete events CloudFormation would send.
+//! Lambda Runtime API with the Create, Update and Delete events CloudFormation would send. Act 3
+//! runs it again as the auto-apply function: a rule Terraform makes with a plain
+//! `CreateArchiveRule`, its CloudTrail event, and a change by a caller it does not trust.
 //! Every expectation is checked, so the demo doubles as a smoke test: it exits 1 if one fails.
 //!
 //! ```text
@@ -20,6 +22,7 @@ use aws_sdk_accessanalyzer::{
 use serde_json::{json, Value};
 use testkit::{
     access_analyzer::{Emulator, Finding, FindingSeed, FindingStatus},
+    events::{Caller, RuleChange},
     receiver::ResponseReceiver,
     runtime_api::{BootstrapProcess, Deadline, FakeRuntime, InvocationOutcome},
 };
@@ -45,6 +48,15 @@ const DATA_KEYS: [&str; 4] = [
     "Verified",
 ];
 const WAIT: Duration = Duration::from_secs(60);
+/// Act 3: the partner whose findings a Terraform-made rule archives, the pipeline that makes it,
+/// the pattern auto-apply trusts, and a developer it does not.
+const PARTNER: &str = "arn:aws:iam::777788889999:root";
+const PARTNER_RULE: &str = "partner-access";
+const TERRAFORM_ROLE: &str = "arn:aws:iam::123456789012:role/pipelines/terraform-security-baseline";
+const PIPELINE_PATTERN: &str = "arn:aws:iam::123456789012:role/pipelines/*";
+const DEVELOPER: &str = "arn:aws:iam::123456789012:user/developer";
+const PROVIDER_ROLE: &str =
+    "arn:aws:iam::123456789012:role/applied-archive-rule-ProviderRole-1A2B3C";
 const BOLD: &str = "1";
 const DIM: &str = "2";
 const RED: &str = "31";
@@ -95,6 +107,7 @@ fn failed<E: Error>(what: &str) -> impl FnOnce(E) -> String + '_ {
 }
 
 struct Demo {
+    bootstrap: String,
     emulator: Emulator,
     receiver: ResponseReceiver,
     runtime: FakeRuntime,
@@ -138,6 +151,7 @@ impl Demo {
             .behavior_version_latest()
             .build();
         let demo = Demo {
+            bootstrap: bootstrap.to_owned(),
             client: Client::from_conf(config),
             color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             emulator,
@@ -210,6 +224,8 @@ impl Demo {
         let what = "the 5 findings stay ARCHIVED: deleting a rule does not reopen findings";
         self.check(archived == vendor_resources, what);
 
+        self.act_3().await?;
+
         self.header("Summary");
         if self.failures.is_empty() {
             println!(
@@ -218,7 +234,9 @@ impl Demo {
                  stack operation, and told CloudFormation\n  so (MatchedFindings 4, ArchivedFindings \
                  4, Verified true). Its Update widened the filter to the\n  vendor's principal and \
                  archived the vendor's bucket too; its Delete removed the rule and left\n  the \
-                 findings archived, as the service does."
+                 findings archived, as the service does. Auto-apply archived the existing findings of \
+                 a rule\n  Terraform made with a plain CreateArchiveRule, from its CloudTrail event, \
+                 and refused a change\n  by a caller outside AutoApplyPrincipals."
             );
             let passed = format!("All {} checks passed.", self.checks);
             println!("  {}", self.paint(GREEN, &passed));
@@ -230,6 +248,132 @@ impl Demo {
             }
             return Err(failed);
         }
+        Ok(())
+    }
+
+    /// Act 3: a rule made the way Terraform and `AWS::AccessAnalyzer::ArchiveRule` make it, then its
+    /// CloudTrail event reaching the auto-apply function; then a change by a caller outside
+    /// `AutoApplyPrincipals`, refused.
+    async fn act_3(&mut self) -> Result<(), String> {
+        self.header("Act 3: auto-apply, for a rule Terraform made with a plain CreateArchiveRule");
+        let mut auto_apply = AutoApply::start(&self.bootstrap, &self.emulator).await?;
+        self.rows(&[
+            (
+                "auto-apply function",
+                &format!(
+                    "{} (pid {})",
+                    auto_apply.runtime.function_arn(),
+                    auto_apply.process.pid().unwrap_or_default()
+                ),
+            ),
+            ("AutoApplyPrincipals", PIPELINE_PATTERN),
+        ]);
+        let partner_filter = json!({"principal.AWS": {"eq": [PARTNER]}});
+        let criterion = Criterion::builder().eq(PARTNER).build();
+        let create = self.client.create_archive_rule().analyzer_name(ANALYZER);
+        let create = create
+            .rule_name(PARTNER_RULE)
+            .filter("principal.AWS", criterion);
+        create.send().await.map_err(failed("CreateArchiveRule"))?;
+        println!("  {TERRAFORM_ROLE} called CreateArchiveRule {PARTNER_RULE} (principal.AWS eq {PARTNER})");
+        self.findings_table();
+        let partner_resources: Vec<String> = self
+            .emulator
+            .findings(ANALYZER)
+            .into_iter()
+            .filter(|f| f.principal.get("AWS").map(String::as_str) == Some(PARTNER))
+            .map(|f| f.resource)
+            .collect();
+        let still_active = partner_resources
+            .iter()
+            .all(|r| !self.archived().contains(r));
+        self.check(
+            still_active,
+            "the partner's KMS key and queue are still ACTIVE after CreateArchiveRule",
+        );
+
+        let event = RuleChange::create(
+            ACCOUNT,
+            &self.emulator.region(),
+            ANALYZER,
+            PARTNER_RULE,
+            partner_filter,
+        )
+        .by(Caller::role(TERRAFORM_ROLE))
+        .event();
+        println!(
+            "\n{}",
+            self.paint(
+                BOLD,
+                "-- its CloudTrail event, through EventBridge, to the auto-apply function --"
+            )
+        );
+        let summary = auto_apply.deliver(event).await?;
+        println!("  the auto-apply function logged:");
+        for line in auto_apply.outcome_lines() {
+            println!("    {}", self.paint(DIM, &line));
+        }
+        let outcome = &summary["outcomes"][0];
+        let applied = outcome["outcome"] == "applied"
+            && outcome["archived"] == 2
+            && outcome["verified"] == true;
+        self.check(
+            applied,
+            "outcome applied: 2 matched, 2 archived, verified, caller the Terraform role",
+        );
+        self.findings_table();
+        let archived = self.archived();
+        let both = partner_resources.iter().all(|r| archived.contains(r));
+        self.check(both, "the partner's KMS key and queue are ARCHIVED");
+
+        println!(
+            "\n{}",
+            self.paint(
+                BOLD,
+                "-- a developer widens the rule by hand; its event is refused --"
+            )
+        );
+        let everything_s3 = Criterion::builder().eq("AWS::S3::Bucket").build();
+        let update = self.client.update_archive_rule().analyzer_name(ANALYZER);
+        let update = update
+            .rule_name(PARTNER_RULE)
+            .filter("resourceType", everything_s3);
+        update.send().await.map_err(failed("UpdateArchiveRule"))?;
+        println!("  {DEVELOPER} called UpdateArchiveRule {PARTNER_RULE} (resourceType eq AWS::S3::Bucket)");
+        let event = RuleChange::update(
+            ACCOUNT,
+            &self.emulator.region(),
+            ANALYZER,
+            PARTNER_RULE,
+            json!({"resourceType": {"eq": ["AWS::S3::Bucket"]}}),
+        )
+        .by(Caller::user(DEVELOPER))
+        .event();
+        let summary = auto_apply.deliver(event).await?;
+        println!("  the auto-apply function logged:");
+        for line in auto_apply.outcome_lines() {
+            println!("    {}", self.paint(DIM, &line));
+        }
+        let refused = summary["outcomes"][0]["outcome"] == "refused";
+        self.check(
+            refused,
+            "outcome refused: the developer matches no AutoApplyPrincipals pattern",
+        );
+        let public_active = !self
+            .archived()
+            .iter()
+            .any(|r| r == "arn:aws:s3:::public-assets");
+        self.check(
+            public_active,
+            "the public bucket's finding stays ACTIVE (AutoApplyRefused 1 feeds the alarm)",
+        );
+        let delete = self.client.delete_archive_rule().analyzer_name(ANALYZER);
+        delete
+            .rule_name(PARTNER_RULE)
+            .send()
+            .await
+            .map_err(failed("DeleteArchiveRule"))?;
+        auto_apply.stop().await;
         Ok(())
     }
 
@@ -429,6 +573,78 @@ fn log_line(line: &str) -> String {
 fn short_id(id: &str) -> String {
     let tail = id.len().saturating_sub(8);
     id.get(tail..).unwrap_or(id).to_owned()
+}
+
+/// The auto-apply function of Act 3: the same `bootstrap`, deployed with
+/// `APPLIED_ARCHIVE_RULE_AUTO_APPLY=true` behind its own Runtime API, as the template's second
+/// function is.
+struct AutoApply {
+    runtime: FakeRuntime,
+    process: BootstrapProcess,
+    logs_shown: usize,
+}
+
+impl AutoApply {
+    async fn start(bootstrap: &str, emulator: &Emulator) -> Result<AutoApply, String> {
+        let runtime = FakeRuntime::start().await.map_err(failed("runtime API"))?;
+        let env = [
+            ("AWS_ENDPOINT_URL_ACCESSANALYZER", emulator.endpoint_url()),
+            ("APPLIED_ARCHIVE_RULE_AUTO_APPLY", "true".to_owned()),
+            (
+                "APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS",
+                PIPELINE_PATTERN.to_owned(),
+            ),
+            ("APPLIED_ARCHIVE_RULE_ROLE_ARN", PROVIDER_ROLE.to_owned()),
+            (
+                "APPLIED_ARCHIVE_RULE_AUTO_APPLY_WAIT_SECONDS",
+                "10".to_owned(),
+            ),
+        ];
+        let name = format!("{FUNCTION_NAME}-auto-apply");
+        let process = BootstrapProcess::spawn(bootstrap, &runtime, &name, env)
+            .map_err(failed(&format!("cannot run {bootstrap}")))?;
+        if !runtime.wait_for_next_poll(1, WAIT).await {
+            return Err(format!(
+                "the auto-apply function did not start:\n{}",
+                process.logs().join("\n")
+            ));
+        }
+        Ok(AutoApply {
+            runtime,
+            process,
+            logs_shown: 0,
+        })
+    }
+
+    /// Delivers one EventBridge event; an EventBridge invocation has no response URL, its result is
+    /// the invocation's own response.
+    async fn deliver(&mut self, event: Value) -> Result<Value, String> {
+        let invocation = self.runtime.queue_event(event, Deadline::In(WAIT));
+        match self.runtime.wait_for_outcome(&invocation, WAIT).await {
+            Some(InvocationOutcome::Response(summary)) => Ok(summary),
+            Some(InvocationOutcome::Error { body, .. }) => Err(format!("auto-apply: {body}")),
+            None => Err(format!("auto-apply: no invocation outcome within {WAIT:?}")),
+        }
+    }
+
+    /// The "auto-apply outcome" lines logged since the last call, shortened as the demo prints logs.
+    fn outcome_lines(&mut self) -> Vec<String> {
+        let logs = self.process.logs();
+        let fresh = logs.iter().skip(self.logs_shown);
+        let lines = fresh
+            .filter(|line| line.contains("\"auto-apply outcome\""))
+            .map(|line| log_line(line))
+            .collect();
+        self.logs_shown = logs.len();
+        lines
+    }
+
+    async fn stop(&mut self) {
+        if let Err(error) = self.process.kill().await {
+            eprintln!("demo: could not stop the auto-apply function: {error}");
+        }
+        self.runtime.shutdown();
+    }
 }
 
 fn role_arn(role: &str) -> String {

@@ -1,5 +1,5 @@
-//! `ResourceProperties` of `Custom::AppliedArchiveRule`, parsed once into types that cannot hold an
-//! invalid rule (SPEC §2).
+//! `ResourceProperties` of both resource types, parsed once into types that cannot hold an invalid
+//! rule (SPEC §2, §8.1). Parsing only: nothing here calls AWS or looks anything up.
 //!
 //! CloudFormation sends every scalar property as a string (`"true"`, `"60"`), while a direct
 //! invocation or SAM local may send real JSON booleans and numbers; both are accepted.
@@ -8,9 +8,17 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::arn::{parse_analyzer_arn, Location};
+pub mod values;
+
+pub use values::parse_bool;
+
+use crate::arn::{Analyzer, Location};
 use crate::error::PropertyError;
-use crate::filter::{describe, Filter};
+use crate::filter::Filter;
+use values::{
+    check_analyzer_name, check_rule_name, describe, optional, parse_nonempty_string,
+    parse_scalar_string, parse_u64_in, properties_map, reject_unknown,
+};
 
 const KNOWN_PROPERTIES: [&str; 11] = [
     "ServiceToken",
@@ -50,22 +58,12 @@ pub enum AnalyzerRef {
     Both { name: String, arn: String },
 }
 
-/// An analyzer resolved against the stack's location, without any lookup.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Analyzer {
-    pub name: String,
-    pub arn: String,
-}
-
 impl AnalyzerRef {
-    /// Resolves the analyzer in the stack's own partition, region and account. An ARN elsewhere is
+    /// Resolves the analyzer in the stack's own partition, region and account, without any lookup. An ARN elsewhere is
     /// refused: the provider only acts where it runs.
     pub fn resolve(&self, stack: &Location) -> Result<Analyzer, PropertyError> {
         match self {
-            AnalyzerRef::Name(name) => Ok(Analyzer {
-                name: name.clone(),
-                arn: stack.analyzer_arn(name),
-            }),
+            AnalyzerRef::Name(name) => Ok(Analyzer::new(stack.clone(), name)),
             AnalyzerRef::Arn(arn) => resolve_arn(arn, stack),
             AnalyzerRef::Both { name, arn } => {
                 let resolved = resolve_arn(arn, stack)?;
@@ -85,7 +83,7 @@ impl AnalyzerRef {
 }
 
 fn resolve_arn(arn: &str, stack: &Location) -> Result<Analyzer, PropertyError> {
-    let parsed = parse_analyzer_arn(arn).ok_or_else(|| {
+    let parsed = Analyzer::from_arn(arn).ok_or_else(|| {
         PropertyError::new(
             "AnalyzerArn",
             format!("{arn:?} is not an analyzer ARN (arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>)"),
@@ -101,10 +99,7 @@ fn resolve_arn(arn: &str, stack: &Location) -> Result<Analyzer, PropertyError> {
         ));
     }
     check_analyzer_name("AnalyzerArn", &parsed.name)?;
-    Ok(Analyzer {
-        name: parsed.name,
-        arn: arn.to_owned(),
-    })
+    Ok(parsed)
 }
 
 impl RuleProperties {
@@ -241,34 +236,6 @@ pub fn service_timeout(properties: &Value) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-pub(crate) fn properties_map(properties: &Value) -> Result<&Map<String, Value>, PropertyError> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    match properties {
-        Value::Object(map) => Ok(map),
-        Value::Null => Ok(EMPTY.get_or_init(Map::new)),
-        other => Err(PropertyError::new(
-            "ResourceProperties",
-            format!("must be a map, got {}", describe(other)),
-        )),
-    }
-}
-
-pub(crate) fn reject_unknown(
-    map: &Map<String, Value>,
-    known: &[&str],
-) -> Result<(), PropertyError> {
-    match map.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(key) => Err(PropertyError::new(
-            key,
-            format!(
-                "is not a property of this resource type; known properties: {}",
-                known.join(", ")
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
 pub(crate) fn parse_analyzer_ref(map: &Map<String, Value>) -> Result<AnalyzerRef, PropertyError> {
     let name = optional(map, "AnalyzerName", parse_nonempty_string)?;
     let arn = optional(map, "AnalyzerArn", parse_nonempty_string)?;
@@ -286,116 +253,11 @@ pub(crate) fn parse_analyzer_ref(map: &Map<String, Value>) -> Result<AnalyzerRef
     }
 }
 
-/// The service's `AnalyzerName` shape: 1–255 characters of `[A-Za-z_][A-Za-z0-9_.-]*`
-/// (service-linked analyzers start with `_`).
-fn check_analyzer_name(property: &str, name: &str) -> Result<(), PropertyError> {
-    check_name(property, "analyzer name", name, |c| {
-        c.is_ascii_alphabetic() || c == '_'
-    })
-}
-
-/// The service's `Name` shape for rules: 1–255 characters of `[A-Za-z][A-Za-z0-9_.-]*`.
-pub(crate) fn check_rule_name(property: &str, name: &str) -> Result<(), PropertyError> {
-    check_name(property, "rule name", name, |c| c.is_ascii_alphabetic())
-}
-
-fn check_name(
-    property: &str,
-    what: &str,
-    name: &str,
-    valid_first: impl Fn(char) -> bool,
-) -> Result<(), PropertyError> {
-    let valid_rest = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-    let len = name.chars().count();
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(&valid_first);
-    if !(1..=255).contains(&len) || !first_ok || !chars.all(valid_rest) {
-        return Err(PropertyError::new(
-            property,
-            format!("{name:?} is not a valid {what} (1-255 characters, letters, digits, _ . -, starting with a letter{})",
-                if what == "analyzer name" { " or _" } else { "" }),
-        ));
-    }
-    Ok(())
-}
-
 fn parse_rule_name(value: Option<&Value>) -> Result<String, PropertyError> {
     let value = value.ok_or_else(|| PropertyError::new("RuleName", "is required"))?;
     let name = parse_nonempty_string("RuleName", value)?;
     check_rule_name("RuleName", &name)?;
     Ok(name)
-}
-
-pub(crate) fn optional<T>(
-    map: &Map<String, Value>,
-    property: &str,
-    parse: impl Fn(&str, &Value) -> Result<T, PropertyError>,
-) -> Result<Option<T>, PropertyError> {
-    map.get(property).map(|v| parse(property, v)).transpose()
-}
-
-/// `true`, `"true"` and `"True"` are all true (CloudFormation stringifies booleans).
-pub fn parse_bool(property: &str, value: &Value) -> Result<bool, PropertyError> {
-    match value {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        other => Err(PropertyError::new(
-            property,
-            format!("must be true or false, got {}", describe(other)),
-        )),
-    }
-}
-
-/// `60` and `"60"` are both 60.
-pub(crate) fn parse_u64_in(
-    property: &str,
-    value: &Value,
-    min: u64,
-    max: u64,
-) -> Result<u64, PropertyError> {
-    let parsed = match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse::<u64>().ok()
-        }
-        _ => None,
-    };
-    let range = if max == u64::MAX {
-        format!("a whole number of at least {min}")
-    } else {
-        format!("a whole number from {min} to {max}")
-    };
-    match parsed {
-        Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(PropertyError::new(
-            property,
-            format!("must be {range}, got {}", describe(value)),
-        )),
-    }
-}
-
-fn parse_nonempty_string(property: &str, value: &Value) -> Result<String, PropertyError> {
-    match value {
-        Value::String(s) if !s.is_empty() => Ok(s.clone()),
-        other => Err(PropertyError::new(
-            property,
-            format!("must be a non-empty string, got {}", describe(other)),
-        )),
-    }
-}
-
-/// `Revision` is any string; a number from a direct invocation means its decimal form.
-fn parse_scalar_string(property: &str, value: &Value) -> Result<String, PropertyError> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        other => Err(PropertyError::new(
-            property,
-            format!("must be a string, got {}", describe(other)),
-        )),
-    }
 }
 
 #[cfg(test)]
