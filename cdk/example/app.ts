@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  App, aws_accessanalyzer as accessanalyzer, aws_sqs as sqs, CfnOutput, CfnResource, Duration, Stack,
+  App, aws_accessanalyzer as accessanalyzer, CfnOutput, Duration, Stack,
 } from 'aws-cdk-lib';
 import {
   AnalyzerRef, AppliedArchiveRule, ApplyArchiveRules, ArchiveRuleProvider, AutoApply, Criterion, ProviderCode,
@@ -88,21 +88,11 @@ const applied = new ApplyArchiveRules(stack, 'ApplyNativeRules', {
 });
 
 // Rules made by any other tool are applied as they are created or changed, by the pipeline roles.
-const failed = new sqs.Queue(stack, 'AutoApplyFailures', {
-  encryption: sqs.QueueEncryption.SQS_MANAGED,
-  retentionPeriod: Duration.days(14),
-});
-(failed.node.defaultChild as CfnResource).addMetadata('checkov', {
-  skip: [{
-    id: 'CKV_AWS_27',
-    comment: 'Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); the check only looks for KmsMasterKeyId.',
-  }],
-});
 new AutoApply(stack, 'AutoApply', {
   provider,
   principals: ['arn:aws:iam::*:role/security-pipeline-*'],
   maxFindings: 200,
-  failureQueue: failed,
+  keepFailedEvents: true,
 });
 
 new CfnOutput(stack, 'VendorRolesArchived', { value: vendorRoles.archivedFindings });

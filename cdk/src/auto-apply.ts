@@ -1,14 +1,17 @@
 import {
   aws_cloudwatch as cloudwatch,
+  aws_cloudwatch_actions as cloudwatchActions,
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
-  aws_lambda_destinations as destinations,
   aws_logs as logs,
+  aws_sns as sns,
   aws_sqs as sqs,
+  CfnResource,
   Duration,
+  RemovalPolicy,
   Stack,
   Token,
 } from 'aws-cdk-lib';
@@ -57,11 +60,18 @@ export interface AutoApplyProps {
   readonly waitTime?: Duration;
 
   /**
-   * Where an event that failed every retry is kept (the EventInvokeConfig's on-failure
-   * destination).
-   * @default - no on-failure destination: such an event is only in the function's log
+   * Keep every event the function failed on through all its retries, with the error, for 14 days
+   * in an SQS queue (encrypted with SQS managed keys) that this construct creates: the
+   * EventInvokeConfig's on-failure destination.
+   * @default false - such an event is only in the function's log
    */
-  readonly failureQueue?: sqs.IQueue;
+  readonly keepFailedEvents?: boolean;
+
+  /**
+   * An SNS topic the `AutoApplyRefused` alarm notifies.
+   * @default - the alarm has no action (it still shows its state in CloudWatch)
+   */
+  readonly alarmTopic?: sns.ITopic;
 
   /**
    * How many times Lambda retries a failed asynchronous invocation (0–2).
@@ -143,8 +153,10 @@ export class AutoApply extends Construct {
   public readonly eventRule: events.Rule;
   /** The reconcile schedule's rule, when `reconcileSchedule` is set. */
   public readonly scheduleRule?: events.Rule;
-  /** The alarm on `AutoApplyRefused`: a rule was refused by a guard. Add actions to it. */
+  /** The alarm on `AutoApplyRefused`: a guard refused a rule. */
   public readonly refusedAlarm: cloudwatch.Alarm;
+  /** The queue that keeps failed events, with `keepFailedEvents`. */
+  public readonly failureQueue?: sqs.IQueue;
 
   constructor(scope: Construct, id: string, props: AutoApplyProps) {
     super(scope, id);
@@ -163,22 +175,52 @@ export class AutoApply extends Construct {
       APPLIED_ARCHIVE_RULE_AUTO_APPLY: 'true',
       // The provider's own calls are skipped: it applies the rules it writes.
       APPLIED_ARCHIVE_RULE_ROLE_ARN: provider.role.roleArn,
+      // Empty: any caller, no limit (as the template's empty parameters).
+      APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS: (props.principals ?? []).join(','),
+      APPLIED_ARCHIVE_RULE_AUTO_APPLY_MAX_FINDINGS: props.maxFindings === undefined ? '' : numberString(props.maxFindings),
       APPLIED_ARCHIVE_RULE_AUTO_APPLY_WAIT_SECONDS: numberString(waitSeconds),
       APPLIED_ARCHIVE_RULE_ANALYZERS: (analyzerNames ?? []).join(','),
     };
-    if (props.principals !== undefined) {
-      environment.APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS = props.principals.join(',');
+
+    if (props.keepFailedEvents) {
+      const queue = new sqs.Queue(this, 'FailureQueue', {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        // 14 days, SQS's longest: time to read the failed events and send them again.
+        retentionPeriod: Duration.days(14),
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      (queue.node.defaultChild as CfnResource).addMetadata('checkov', {
+        skip: [{
+          id: 'CKV_AWS_27',
+          comment: 'Encrypted at rest with SQS managed keys (SqsManagedSseEnabled); checkov only counts a '
+            + "KMS key, which would add key grants for Lambda's delivery and no protection from anyone "
+            + 'allowed to read the queue.',
+        }],
+      });
+      this.failureQueue = queue;
     }
-    if (props.maxFindings !== undefined) {
-      environment.APPLIED_ARCHIVE_RULE_AUTO_APPLY_MAX_FINDINGS = numberString(props.maxFindings);
-    }
+    const failureQueue = this.failureQueue;
 
     const parts = providerFunction(this, {
       code: props.code ?? provider.code,
       functionName,
-      description: 'Applies IAM Access Analyzer archive rules created or updated by any tool to existing findings',
-      roleDescription: `applied-archive-rule auto-apply in ${Stack.of(this).region} (stack ${Stack.of(this).stackName})`,
-      statements: (logGroup) => autoApplyStatements(this, analyzerNames, logGroup),
+      description: 'Auto-apply - applies IAM Access Analyzer archive rules that any tool creates or changes to existing findings',
+      roleDescription: `Auto-apply of IAM Access Analyzer archive rules in ${Stack.of(this).region} (stack ${Stack.of(this).stackName})`,
+      policies: (logGroup) => {
+        const policies: { [name: string]: iam.PolicyDocument } = {
+          'applied-archive-rule-auto-apply': new iam.PolicyDocument({
+            statements: autoApplyStatements(this, analyzerNames, logGroup),
+          }),
+        };
+        if (failureQueue !== undefined) {
+          // Lambda sends a failed event to the queue with this role. A policy of its own, as in
+          // cfn/provider.yaml, so that the first one stays the same with or without the queue.
+          policies['applied-archive-rule-auto-apply-failed-events'] = new iam.PolicyDocument({
+            statements: [failedEventsStatement(failureQueue)],
+          });
+        }
+        return policies;
+      },
       memorySize,
       logRetention: props.logRetention ?? base.logRetention,
       logEncryptionKey: props.logEncryptionKey ?? base.logEncryptionKey,
@@ -186,26 +228,37 @@ export class AutoApply extends Construct {
       codeSigningConfig: props.codeSigningConfig ?? base.codeSigningConfig,
       environment,
       timeout: provider.timeout,
-      noDeadLetterQueueReason: props.failureQueue
-        ? "Events that failed every retry go to the EventInvokeConfig's on-failure destination (failureQueue), Lambda's successor of a dead-letter queue."
-        : 'No dead-letter queue: the failureQueue prop sets an on-failure destination; without it a failed event is in the function\'s log.',
-      environmentReason:
-        'The environment holds the provider role ARN, ARN patterns, numbers and analyzer names, no '
-        + 'secret; Lambda encrypts environment variables at rest with an AWS managed key.',
+      // The reasons of cfn/provider.yaml's AutoApplyFunction.
+      checkovReasons: {
+        CKV_AWS_116:
+          'No dead-letter queue: the EventInvokeConfig sends an event that failed every retry to its '
+          + 'on-failure destination (keepFailedEvents), which keeps the error with the event; a '
+          + 'dead-letter queue would keep the event alone.',
+        CKV_AWS_117:
+          'No VPC: the function only calls the public Access Analyzer endpoint and serves nothing; '
+          + 'docs/deploy.md says what a VPC would need.',
+        CKV_AWS_173:
+          'The environment holds analyzer names, ARN patterns, a role ARN and numbers, no secret; '
+          + 'Lambda encrypts environment variables at rest with an AWS managed key.',
+      },
     });
     this.function = parts.function;
     this.role = parts.role;
     this.logGroup = parts.logGroup;
 
+    // EventBridge invokes asynchronously: an error (throttling, 5xx, a timeout) is retried by
+    // Lambda with the same event id, and so the same client token.
     parts.function.configureAsyncInvoke({
       retryAttempts: props.retryAttempts ?? 2,
       maxEventAge: props.maxEventAge ?? Duration.hours(6),
-      onFailure: props.failureQueue ? new destinations.SqsDestination(props.failureQueue) : undefined,
+      // The destination only: the role's statement for it is failedEventsStatement (the CDK's
+      // SqsDestination would also grant queue reads the function never makes).
+      onFailure: failureQueue === undefined ? undefined : { bind: () => ({ destination: failureQueue.queueArn }) },
     });
 
     // Never ApplyArchiveRule: the function's own calls would trigger it again.
     this.eventRule = new events.Rule(this, 'EventRule', {
-      description: 'CreateArchiveRule and UpdateArchiveRule calls that succeeded, for applied-archive-rule auto-apply',
+      description: `CreateArchiveRule and UpdateArchiveRule, from CloudTrail, to ${functionName}`,
       eventPattern: {
         source: ['aws.access-analyzer'],
         detailType: ['AWS API Call via CloudTrail'],
@@ -219,14 +272,15 @@ export class AutoApply extends Construct {
     });
     if (props.reconcileSchedule !== undefined) {
       this.scheduleRule = new events.Rule(this, 'ScheduleRule', {
-        description: 'applied-archive-rule auto-apply reconcile: applies every rule of every analyzer',
+        description: `Reconcile every archive rule with ${functionName}`,
         schedule: props.reconcileSchedule,
         targets: [new targets.LambdaFunction(parts.function)],
       });
     }
 
     this.refusedAlarm = new cloudwatch.Alarm(this, 'RefusedAlarm', {
-      alarmDescription: 'applied-archive-rule auto-apply refused a rule (a caller outside principals, or more findings than maxFindings); the function log says which',
+      alarmDescription: `${functionName} refused to apply an archive rule (a caller outside principals, or more `
+        + 'findings than maxFindings) and archived nothing; its log group has the line with the rule, the caller and the reason.',
       metric: new cloudwatch.Metric({
         namespace: 'AppliedArchiveRule',
         metricName: 'AutoApplyRefused',
@@ -236,9 +290,17 @@ export class AutoApply extends Construct {
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No apply, no data point: quiet is not a refusal.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    if (props.alarmTopic !== undefined) {
+      this.refusedAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    }
   }
+}
+
+function failedEventsStatement(queue: sqs.IQueue): iam.PolicyStatement {
+  return new iam.PolicyStatement({ sid: 'FailedEvents', actions: ['sqs:SendMessage'], resources: [queue.queueArn] });
 }
 
 function checkGuards(scope: Construct, props: AutoApplyProps): void {
@@ -249,15 +311,16 @@ function checkGuards(scope: Construct, props: AutoApplyProps): void {
     throw new Error(`AutoApply ${scope.node.path}: reconcileSchedule cannot be combined with principals (a scheduled run has no caller to check)`);
   }
   props.principals?.forEach((pattern, i) => {
-    if (!Token.isUnresolved(pattern) && (pattern === '' || /[,\s]/.test(pattern))) {
-      throw new Error(`AutoApply ${scope.node.path}: principals[${i}] ${JSON.stringify(pattern)} is not an ARN pattern (non-empty, no commas or spaces)`);
+    if (!Token.isUnresolved(pattern) && !/^arn:[^,\s]+$/.test(pattern)) {
+      throw new Error(`AutoApply ${scope.node.path}: principals[${i}] ${JSON.stringify(pattern)} is not an ARN pattern (starting with arn:, no commas or spaces)`);
     }
   });
   if (props.principals !== undefined && props.principals.length === 0) {
     throw new Error(`AutoApply ${scope.node.path}: principals is empty; leave it out to accept any caller`);
   }
   if (props.maxFindings !== undefined) {
-    checkWholeNumber(scope, 'maxFindings', props.maxFindings, 0);
+    // The template's AllowedPattern: up to 9 digits.
+    checkWholeNumber(scope, 'maxFindings', props.maxFindings, 0, 999_999_999);
   }
 }
 

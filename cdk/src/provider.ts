@@ -142,7 +142,9 @@ export class ArchiveRuleProvider extends Construct {
       functionName: this.functionName,
       description: 'Custom::AppliedArchiveRule - creates IAM Access Analyzer archive rules and applies them to existing findings',
       roleDescription: `Custom::AppliedArchiveRule provider in ${stack.region} (stack ${stack.stackName})`,
-      statements: (logGroup) => providerStatements(this, this.analyzerNames, logGroup),
+      policies: (logGroup) => ({
+        'applied-archive-rule': new iam.PolicyDocument({ statements: providerStatements(this, this.analyzerNames, logGroup) }),
+      }),
       memorySize: props.memorySize,
       logRetention: props.logRetention,
       logEncryptionKey: props.logEncryptionKey,
@@ -150,13 +152,19 @@ export class ArchiveRuleProvider extends Construct {
       codeSigningConfig: props.codeSigningConfig,
       environment: { APPLIED_ARCHIVE_RULE_ANALYZERS: (this.analyzerNames ?? []).join(',') },
       timeout: this.timeout,
-      noDeadLetterQueueReason:
-        'No dead-letter queue: CloudFormation waits for the answer at the ResponseURL, not on a queue, '
-        + 'and a queued event would keep that presigned URL (a credential); a failed event is in the '
-        + "stack's events and this function's log.",
-      environmentReason:
-        'The one environment variable is a list of analyzer names, not a secret; Lambda encrypts '
-        + 'environment variables at rest with an AWS managed key.',
+      // The reasons of cfn/provider.yaml's ProviderFunction.
+      checkovReasons: {
+        CKV_AWS_116:
+          'No dead-letter queue: CloudFormation waits for the answer at the ResponseURL, not on a queue, '
+          + 'and a queued event would keep that presigned URL (a credential); a failed event is in the '
+          + "stack's events and this function's log.",
+        CKV_AWS_117:
+          'No VPC: the function only calls public AWS endpoints (Access Analyzer, and S3 for the '
+          + 'ResponseURL) and serves nothing; docs/deploy.md says what a VPC would need.',
+        CKV_AWS_173:
+          'The one environment variable is a list of analyzer names, not a secret; Lambda encrypts '
+          + 'environment variables at rest with an AWS managed key.',
+      },
     });
     this.function = parts.function;
     this.role = parts.role;
@@ -178,7 +186,8 @@ export interface FunctionSettings {
   readonly functionName: string;
   readonly description: string;
   readonly roleDescription: string;
-  readonly statements: (logGroup: logs.ILogGroup) => iam.PolicyStatement[];
+  /** The role's inline policies, by name. */
+  readonly policies: (logGroup: logs.ILogGroup) => { [name: string]: iam.PolicyDocument };
   readonly memorySize?: number;
   readonly logRetention?: logs.RetentionDays;
   readonly logEncryptionKey?: kms.IKey;
@@ -186,8 +195,8 @@ export interface FunctionSettings {
   readonly codeSigningConfig?: lambda.ICodeSigningConfig;
   readonly environment: { [key: string]: string };
   readonly timeout: Duration;
-  readonly noDeadLetterQueueReason: string;
-  readonly environmentReason: string;
+  /** Why the function meets neither of these checkov checks. */
+  readonly checkovReasons: { CKV_AWS_116: string; CKV_AWS_117: string; CKV_AWS_173: string };
 }
 
 /**
@@ -207,9 +216,7 @@ export function providerFunction(scope: Construct, settings: FunctionSettings): 
   const role = new iam.Role(scope, 'Role', {
     description: settings.roleDescription,
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-    inlinePolicies: {
-      'applied-archive-rule': new iam.PolicyDocument({ statements: settings.statements(logGroup) }),
-    },
+    inlinePolicies: settings.policies(logGroup),
   });
   const fn = new lambda.Function(scope, 'Function', {
     functionName: settings.functionName,
@@ -230,15 +237,7 @@ export function providerFunction(scope: Construct, settings: FunctionSettings): 
     environment: settings.environment,
   });
 
-  const skips = [
-    { id: 'CKV_AWS_116', comment: settings.noDeadLetterQueueReason },
-    {
-      id: 'CKV_AWS_117',
-      comment: 'No VPC: the function only calls public AWS endpoints (Access Analyzer, and S3 for the '
-        + 'ResponseURL) and serves nothing; docs/deploy.md says what a VPC would need.',
-    },
-    { id: 'CKV_AWS_173', comment: settings.environmentReason },
-  ];
+  const skips = Object.entries(settings.checkovReasons).map(([id, comment]) => ({ id, comment }));
   if (settings.reservedConcurrentExecutions === undefined) {
     skips.push({
       id: 'CKV_AWS_115',

@@ -1,5 +1,5 @@
-import { aws_events as events, aws_kms as kms, aws_sqs as sqs, Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { aws_events as events, aws_kms as kms, aws_sns as sns, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { ArchiveRuleProvider, AutoApply } from '../src';
 import { accessAnalyzerArn, analyzersStatement, logicalId, newStack, placeholderCode, stackWithProvider } from './util';
 
@@ -43,11 +43,15 @@ describe('AutoApply', () => {
     expect(providerFn.Properties.Environment.Variables.APPLIED_ARCHIVE_RULE_AUTO_APPLY).toBeUndefined();
   });
 
-  test('principals are comma-separated; an absent guard is absent from the environment', () => {
+  test('principals are comma-separated; an absent guard is empty, as the template leaves it', () => {
     const { template, auto } = autoApply({ maxFindings: undefined, principals: ['arn:aws:iam::111122223333:role/a', 'arn:aws:iam::*:role/b/*'] });
     const variables = resourceOf(template, auto.function).Properties.Environment.Variables;
     expect(variables.APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS).toBe('arn:aws:iam::111122223333:role/a,arn:aws:iam::*:role/b/*');
-    expect(variables.APPLIED_ARCHIVE_RULE_AUTO_APPLY_MAX_FINDINGS).toBeUndefined();
+    expect(variables.APPLIED_ARCHIVE_RULE_AUTO_APPLY_MAX_FINDINGS).toBe('');
+    const other = autoApply({ maxFindings: 0 });
+    const otherVariables = resourceOf(other.template, other.auto.function).Properties.Environment.Variables;
+    expect(otherVariables.APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS).toBe('');
+    expect(otherVariables.APPLIED_ARCHIVE_RULE_AUTO_APPLY_MAX_FINDINGS).toBe('0');
   });
 
   test('waitTime, functionName and analyzerNames are passed on', () => {
@@ -149,7 +153,9 @@ describe('AutoApply', () => {
   });
 
   test('the EventInvokeConfig keeps the retry defaults and has no destination without a queue', () => {
-    const { template } = autoApply();
+    const { template, auto } = autoApply();
+    expect(auto.failureQueue).toBeUndefined();
+    template.resourceCountIs('AWS::SQS::Queue', 0);
     const configs = Object.values<any>(template.findResources('AWS::Lambda::EventInvokeConfig'));
     expect(configs.map((c) => c.Properties)).toEqual([expect.objectContaining({
       MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21600, Qualifier: '$LATEST',
@@ -157,26 +163,34 @@ describe('AutoApply', () => {
     expect(configs[0].Properties.DestinationConfig).toBeUndefined();
   });
 
-  test('failureQueue becomes the on-failure destination, which the role may send to', () => {
-    const stack = newStack();
-    const provider = ArchiveRuleProvider.of(stack, { code: placeholderCode() });
-    const queue = new sqs.Queue(stack, 'Failed', { encryption: sqs.QueueEncryption.SQS_MANAGED });
-    const auto = new AutoApply(stack, 'AutoApply', {
-      provider, maxFindings: 10, failureQueue: queue, retryAttempts: 1, maxEventAge: Duration.hours(1),
-    });
-    const template = Template.fromStack(stack);
+  test('keepFailedEvents makes an encrypted queue the on-failure destination, which only the role may send to', () => {
+    const { template, auto } = autoApply({ keepFailedEvents: true, retryAttempts: 1, maxEventAge: Duration.hours(1) });
+    const queue = auto.failureQueue!;
+    const queueResource = resourceOf(template, queue);
+    expect(queueResource.Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    expect(queueResource.DeletionPolicy).toBe('Delete');
+    expect(queueResource.Metadata.checkov.skip.map((s: any) => s.id)).toEqual(['CKV_AWS_27']);
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: logicalId(auto.function) },
       MaximumRetryAttempts: 1,
       MaximumEventAgeInSeconds: 3600,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(queue), 'Arn'] } } },
     });
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      Roles: [{ Ref: logicalId(auto.role) }],
-      PolicyDocument: {
-        Statement: [Match.objectLike({ Action: Match.arrayWith(['sqs:SendMessage']), Resource: { 'Fn::GetAtt': [logicalId(queue), 'Arn'] } })],
-      },
-    });
+    const policies = resourceOf(template, auto.role).Properties.Policies;
+    expect(policies.map((p: any) => p.PolicyName)).toEqual(['applied-archive-rule-auto-apply', 'applied-archive-rule-auto-apply-failed-events']);
+    expect(policies[1].PolicyDocument.Statement).toEqual([
+      { Sid: 'FailedEvents', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [logicalId(queue), 'Arn'] } },
+    ]);
+    template.resourceCountIs('AWS::IAM::Policy', 0);
+  });
+
+  test('alarmTopic is the alarm action', () => {
+    const stack = newStack();
+    const provider = ArchiveRuleProvider.of(stack, { code: placeholderCode() });
+    const topic = new sns.Topic(stack, 'Alerts');
+    const auto = new AutoApply(stack, 'AutoApply', { provider, maxFindings: 10, alarmTopic: topic });
+    const alarm = resourceOf(Template.fromStack(stack), auto.refusedAlarm);
+    expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalId(topic) }]);
   });
 
   test('the alarm fires on AutoApplyRefused of the whole account, and missing data is not breaching', () => {
@@ -191,6 +205,7 @@ describe('AutoApply', () => {
       TreatMissingData: 'notBreaching',
     }));
     expect(alarm.Properties.Dimensions).toBeUndefined();
+    expect(alarm.Properties.AlarmActions).toBeUndefined();
   });
 
   test('its log group is its own', () => {
@@ -228,7 +243,9 @@ describe('AutoApply', () => {
     test.each([
       [{ principals: [] }, /principals is empty/],
       [{ principals: ['arn:aws:iam::*:role/a,b'] }, /principals\[0\] "arn:aws:iam::\*:role\/a,b" is not an ARN pattern/],
-      [{ maxFindings: -1 }, /maxFindings must be a whole number of at least 0, got "-1"/],
+      [{ principals: ['role/ci'] }, /principals\[0\] "role\/ci" is not an ARN pattern \(starting with arn:/],
+      [{ maxFindings: 1_000_000_000 }, /maxFindings must be a whole number from 0 to 999999999/],
+      [{ maxFindings: -1 }, /maxFindings must be a whole number from 0 to 999999999, got "-1"/],
       [{ waitTime: Duration.minutes(20) }, /must be a whole number from 0 to 900, got "1200"/],
       [{ functionName: 'x'.repeat(70) }, /is not a function name/],
     ])('%j', (props, message) => {

@@ -2,8 +2,9 @@
 // evaluated for the same parameters and compared by the values CloudFormation would deploy.
 
 import * as path from 'path';
+import { aws_events as events, aws_sns as sns, Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ArchiveRuleProvider } from '../src';
+import { ArchiveRuleProvider, AutoApply, AutoApplyProps } from '../src';
 import { Environment, Evaluator, readYamlTemplate } from './cfn-eval';
 import { logicalId, newStack, placeholderCode } from './util';
 
@@ -21,7 +22,7 @@ interface Statement {
 const asList = (value: any): any[] => (Array.isArray(value) ? value : [value]);
 
 /** The role of `functionId` as deployed: its trust policy, managed policies and every statement. */
-function roleOf(template: any, evaluator: Evaluator, functionId: string) {
+function roleOf(template: any, evaluator: Evaluator, functionId: string, label: (v: any) => any = (v) => v) {
   const fn = evaluator.evaluate(template.Resources[functionId]);
   const roleId = /^getatt:(.+)\.Arn$/.exec(fn.Properties.Role)![1];
   const logGroupId = /^ref:(.+)$/.exec(fn.Properties.LoggingConfig.LogGroup)![1];
@@ -40,12 +41,13 @@ function roleOf(template: any, evaluator: Evaluator, functionId: string) {
     sid: s.Sid,
     effect: s.Effect,
     actions: asList(s.Action).sort(),
-    resources: asList(s.Resource).map((r: string) => (r === `getatt:${logGroupId}.Arn` ? OWN_LOG_GROUP : r)).sort(),
+    resources: asList(s.Resource).map((r: string) => (r === `getatt:${logGroupId}.Arn` ? OWN_LOG_GROUP : label(r))).sort(),
   }));
   statements.sort((a, b) => a.sid.localeCompare(b.sid));
   return {
     trust: role.Properties.AssumeRolePolicyDocument.Statement,
     managedPolicies: role.Properties.ManagedPolicyArns ?? [],
+    policyNames: (role.Properties.Policies ?? []).map((p: any) => p.PolicyName),
     statements,
   };
 }
@@ -110,5 +112,109 @@ describe('the provider function is the one cfn/provider.yaml declares', () => {
     const expected = pick(cfn);
     expected.function.MemorySize = Number(expected.function.MemorySize);
     expect(pick(cdk)).toEqual(expected);
+  });
+});
+
+/**
+ * The auto-apply resources of a template as deployed, with references to its resources named by
+ * what they are (the logical ids differ between the two templates).
+ */
+function autoApplyView(template: any, evaluator: Evaluator) {
+  // A resource whose Condition is false is not deployed.
+  const deployed = Object.entries<any>(template.Resources)
+    .filter(([, r]) => r.Condition === undefined || evaluator.condition(r.Condition))
+    .map(([id, r]) => [id, evaluator.evaluate(r)] as const);
+  const ofType = (type: string) => deployed.filter(([, r]) => r.Type === type);
+  const labels = new Map<string, string>();
+  for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+    const kind = fn.Properties.Environment.Variables.APPLIED_ARCHIVE_RULE_AUTO_APPLY === 'true' ? 'AutoApply' : 'Provider';
+    labels.set(id, `${kind}Function`);
+    labels.set(/^getatt:(.+)\.Arn$/.exec(fn.Properties.Role)![1], `${kind}Role`);
+    labels.set(/^ref:(.+)$/.exec(fn.Properties.LoggingConfig.LogGroup)![1], `${kind}LogGroup`);
+  }
+  for (const [id, rule] of ofType('AWS::Events::Rule')) {
+    labels.set(id, rule.Properties.EventPattern !== undefined ? 'EventRule' : 'ScheduleRule');
+  }
+  for (const [id] of ofType('AWS::SQS::Queue')) {
+    labels.set(id, 'FailureQueue');
+  }
+  const label = (value: any): any => JSON.parse(JSON.stringify(value ?? null), (_, v) => {
+    const m = typeof v === 'string' ? /^(ref|getatt):([^.]+)(\..+)?$/.exec(v) : null;
+    return m ? `${m[1]}:${labels.get(m[2]) ?? m[2]}${m[3] ?? ''}` : v;
+  });
+  const byLabel = (name: string) => deployed.find(([id]) => labels.get(id) === name)?.[1];
+  const autoFunctionId = [...labels].find(([, l]) => l === 'AutoApplyFunction')![0];
+  const fn = byLabel('AutoApplyFunction').Properties;
+  const logGroup = byLabel('AutoApplyLogGroup');
+  const queue = byLabel('FailureQueue');
+  const [, invokeConfig] = ofType('AWS::Lambda::EventInvokeConfig')[0];
+  const [, alarm] = ofType('AWS::CloudWatch::Alarm')[0];
+  const { AlarmDescription: _, ...alarmProperties } = alarm.Properties;
+  return label({
+    role: roleOf(template, evaluator, autoFunctionId, label),
+    function: {
+      ...Object.fromEntries(['FunctionName', 'Runtime', 'Architectures', 'Handler', 'Timeout', 'Environment',
+        'ReservedConcurrentExecutions', 'CodeSigningConfigArn'].map((f) => [f, fn[f]])),
+      MemorySize: Number(fn.MemorySize),
+      LogFormat: fn.LoggingConfig.LogFormat,
+    },
+    logGroup: {
+      name: logGroup.Properties.LogGroupName,
+      retention: Number(logGroup.Properties.RetentionInDays),
+      key: logGroup.Properties.KmsKeyId,
+      deletionPolicy: logGroup.DeletionPolicy,
+    },
+    rules: ofType('AWS::Events::Rule').map(([id, r]) => ({
+      rule: labels.get(id),
+      pattern: r.Properties.EventPattern,
+      schedule: r.Properties.ScheduleExpression,
+      bus: r.Properties.EventBusName ?? 'default',
+      state: r.Properties.State,
+      targets: r.Properties.Targets.map((t: any) => t.Arn),
+    })).sort((a, b) => a.rule!.localeCompare(b.rule!)),
+    permissions: ofType('AWS::Lambda::Permission').map(([, p]) => p.Properties)
+      .sort((a, b) => label(a.SourceArn).localeCompare(label(b.SourceArn))),
+    invokeConfig: invokeConfig.Properties,
+    queue: queue && { properties: queue.Properties, deletionPolicy: queue.DeletionPolicy },
+    alarm: alarmProperties,
+  });
+}
+
+const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:security-alerts';
+
+describe('AutoApply is the auto-apply of cfn/provider.yaml', () => {
+  const cases: Array<[string, { [name: string]: string }, Partial<AutoApplyProps>, string[] | undefined]> = [
+    ['a finding limit', { AutoApplyMaxFindings: '100' }, { maxFindings: 100 }, undefined],
+    [
+      'principals, a queue for failed events, an alarm topic, named analyzers',
+      {
+        AutoApplyPrincipals: 'arn:aws:iam::*:role/pipeline-*,arn:aws:iam::111122223333:role/ci',
+        AutoApplyKeepFailedEvents: 'true',
+        AutoApplyAlarmTopicArn: TOPIC,
+        AnalyzerNames: 'main,unused-access',
+      },
+      { principals: ['arn:aws:iam::*:role/pipeline-*', 'arn:aws:iam::111122223333:role/ci'], keepFailedEvents: true },
+      ['main', 'unused-access'],
+    ],
+    ['a reconcile schedule', { AutoApplyMaxFindings: '0', ReconcileSchedule: 'rate(1 day)' },
+      { maxFindings: 0, reconcileSchedule: events.Schedule.rate(Duration.days(1)) }, undefined],
+  ];
+
+  test.each(cases)('%s', (_, parameters, props, analyzerNames) => {
+    const cfn = cfnProvider({ AutoApply: 'true', ...parameters });
+    const stack = newStack();
+    const provider = ArchiveRuleProvider.of(stack, { code: placeholderCode(), analyzerNames });
+    const alarmTopic = parameters.AutoApplyAlarmTopicArn === undefined
+      ? undefined : sns.Topic.fromTopicArn(stack, 'Topic', parameters.AutoApplyAlarmTopicArn);
+    new AutoApply(stack, 'AutoApply', { provider, alarmTopic, ...props });
+    const cdkTemplate = Template.fromStack(stack).toJSON();
+
+    const expected = autoApplyView(cfn.template, cfn.evaluator);
+    expect(autoApplyView(cdkTemplate, new Evaluator(cdkTemplate, ENV))).toEqual(expected);
+    // Guard the comparison itself: it compared the auto-apply role and function.
+    expect(expected.role.statements.map((s: Statement) => s.sid)).toEqual(
+      expect.arrayContaining(['Analyzers', 'ArchiveRules', 'ListAnalyzers', 'Logs']));
+    expect(expected.function.FunctionName).toBe('applied-archive-rule-provider-auto-apply');
+    expect(expected.function.Environment.Variables.APPLIED_ARCHIVE_RULE_ROLE_ARN).toBe('getatt:ProviderRole.Arn');
   });
 });

@@ -11,7 +11,6 @@ import os
 
 from aws_cdk import App, CfnOutput, Duration, Stack
 from aws_cdk import aws_accessanalyzer as accessanalyzer
-from aws_cdk import aws_sqs as sqs
 
 from applied_archive_rule_cdk import (
     AnalyzerRef,
@@ -119,30 +118,13 @@ applied = ApplyArchiveRules(
 )
 
 # Rules made by any other tool are applied as they are created or changed, by the pipeline roles.
-failed = sqs.Queue(
-    stack,
-    "AutoApplyFailures",
-    encryption=sqs.QueueEncryption.SQS_MANAGED,
-    retention_period=Duration.days(14),
-)
-failed.node.default_child.add_metadata(
-    "checkov",
-    {
-        "skip": [
-            {
-                "id": "CKV_AWS_27",
-                "comment": "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); the check only looks for KmsMasterKeyId.",
-            }
-        ]
-    },
-)
 AutoApply(
     stack,
     "AutoApply",
     provider=provider,
     principals=["arn:aws:iam::*:role/security-pipeline-*"],
     max_findings=200,
-    failure_queue=failed,
+    keep_failed_events=True,
 )
 
 CfnOutput(stack, "VendorRolesArchived", value=vendor_roles.archived_findings)
