@@ -3,6 +3,8 @@
 //! `cdk/example` synthesizes — their properties as CloudFormation would send them, intrinsic
 //! functions resolved for the stack's account and region and every scalar a string — run through
 //! the real `bootstrap` against the emulator, and succeed: created, applied, updated and deleted.
+//! The template's auto-apply function runs with the environment the `AutoApply` construct gives it,
+//! and the constructs' synth-time messages are the provider's reasons (cdk/test/validation-cases.json).
 //!
 //! `make test` synthesizes the example (`make cdk-synth`) and names its cloud assembly in
 //! `$APPLIED_ARCHIVE_RULE_CDK_OUT`; the binary is `$APPLIED_ARCHIVE_RULE_BOOTSTRAP` (the release
@@ -14,9 +16,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{CfnResponse, Harness, ACCOUNT, REGION, STACK_ID};
+use common::{CfnResponse, Harness, ACCOUNT, ANALYZER, REGION, STACK_ID};
 use serde_json::{json, Map, Value};
 use testkit::access_analyzer::{Emulator, FindingSeed, FindingStatus};
+use testkit::events::{Caller, RuleChange};
 use testkit::runtime_api::{BootstrapProcess, Deadline, FakeRuntime, InvocationOutcome};
 
 const CDK_OUT: &str = "APPLIED_ARCHIVE_RULE_CDK_OUT";
@@ -152,6 +155,12 @@ impl<'a> Resolver<'a> {
                 "arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}",
                 self.literal(id, "FunctionName")
             )),
+            // The template names no role: CloudFormation makes a name from the stack and id.
+            (Some("AWS::IAM::Role"), "Arn") => {
+                json!(format!(
+                    "arn:aws:iam::{ACCOUNT}:role/security-baseline-{id}"
+                ))
+            }
             (kind, _) => panic!("Fn::GetAtt {id}.{attribute} ({kind:?}) is not resolved here"),
         }
     }
@@ -429,6 +438,11 @@ fn provider_function(resolver: &Resolver, service_token: &str) -> (String, Vec<(
                 && resolver.attribute(&json!([id, "Arn"])) == json!(service_token)
         })
         .unwrap_or_else(|| panic!("ServiceToken {service_token} is no function of the template"));
+    function_of(resolver, id)
+}
+
+/// A function's name and its environment, as Lambda would set them.
+fn function_of(resolver: &Resolver, id: &str) -> (String, Vec<(String, String)>) {
     let variables = &resolver.resource(id)["Properties"]["Environment"]["Variables"];
     let environment = resolver
         .resolve(variables)
@@ -450,14 +464,34 @@ struct Provider {
 }
 
 impl Provider {
-    async fn invoke(&self, h: &Harness, event: &Value) -> CfnResponse {
+    /// Spawns the bootstrap as the template's `function_name`, with its `environment`.
+    async fn spawn(h: &Harness, function_name: &str, environment: Vec<(String, String)>) -> Self {
+        let runtime = FakeRuntime::start().await.expect("fake runtime starts");
+        let mut env = environment;
+        env.push((
+            "AWS_ENDPOINT_URL_ACCESSANALYZER".into(),
+            h.emulator.endpoint_url(),
+        ));
+        env.push((
+            "APPLIED_ARCHIVE_RULE_ALLOW_LOCAL_RESPONSE_URL".into(),
+            "true".into(),
+        ));
+        let process = BootstrapProcess::spawn(bootstrap_binary(), &runtime, function_name, env)
+            .expect("bootstrap spawns");
+        Provider { runtime, process }
+    }
+
+    /// What the invocation returned.
+    async fn run(&self, event: &Value) -> Value {
         let id = self.runtime.queue_event(event.clone(), Deadline::In(WAIT));
-        let outcome = self.runtime.wait_for_outcome(&id, WAIT).await;
-        assert!(
-            matches!(outcome, Some(InvocationOutcome::Response(_))),
-            "{outcome:?}; logs:\n{}",
-            self.process.logs().join("\n")
-        );
+        match self.runtime.wait_for_outcome(&id, WAIT).await {
+            Some(InvocationOutcome::Response(value)) => value,
+            outcome => panic!("{outcome:?}; logs:\n{}", self.process.logs().join("\n")),
+        }
+    }
+
+    async fn invoke(&self, h: &Harness, event: &Value) -> CfnResponse {
+        self.run(event).await;
         h.response_for(event)
     }
 }
@@ -502,19 +536,7 @@ async fn run_stack(resolver: &Resolver<'_>, resources: &[CustomResource]) {
         .expect("ServiceToken")
         .to_owned();
     let (function_name, environment) = provider_function(resolver, &service_token);
-    let runtime = FakeRuntime::start().await.expect("fake runtime starts");
-    let mut env = environment;
-    env.push((
-        "AWS_ENDPOINT_URL_ACCESSANALYZER".into(),
-        h.emulator.endpoint_url(),
-    ));
-    env.push((
-        "APPLIED_ARCHIVE_RULE_ALLOW_LOCAL_RESPONSE_URL".into(),
-        "true".into(),
-    ));
-    let process = BootstrapProcess::spawn(bootstrap_binary(), &runtime, &function_name, env)
-        .expect("bootstrap spawns");
-    let provider = Provider { runtime, process };
+    let provider = Provider::spawn(&h, &function_name, environment).await;
     assert_eq!(provider.runtime.function_arn(), service_token);
 
     // Create, in the template's order: nothing between the custom resources orders them.
@@ -682,4 +704,94 @@ async fn the_synth_time_messages_are_the_provider_reasons() {
         );
     }
     assert!(h.mutating_calls().is_empty(), "{:?}", h.mutating_calls());
+}
+
+/// The example's `AutoApply` function, with the environment the construct gives it, applies a rule
+/// that a caller its `principals` allow created with a plain `CreateArchiveRule`, refuses one made
+/// by any other caller, and skips the provider's own: the construct and the provider agree on the
+/// auto-apply settings too.
+#[tokio::test]
+async fn the_synthesized_auto_apply_function_applies_what_its_guards_allow() {
+    let Some(dir) = std::env::var_os(CDK_OUT) else {
+        eprintln!("{CDK_OUT} is not set: `make test` runs this test on the example's templates");
+        return;
+    };
+    let mut ran = false;
+    for (_, template) in synthesized_templates(Path::new(&dir)) {
+        let resolver = Resolver::new(&template);
+        let auto_apply = resolver.resources.iter().find(|(_, r)| {
+            r["Properties"]["Environment"]["Variables"]["APPLIED_ARCHIVE_RULE_AUTO_APPLY"] == "true"
+        });
+        let Some((id, _)) = auto_apply else { continue };
+        let (function_name, environment) = function_of(&resolver, id);
+        let setting = |name: &str| {
+            environment
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("{name} is not set"))
+        };
+        let principals = setting("APPLIED_ARCHIVE_RULE_AUTO_APPLY_PRINCIPALS");
+        let provider_role = setting("APPLIED_ARCHIVE_RULE_ROLE_ARN");
+        assert!(
+            !principals.is_empty(),
+            "the example names the pipeline roles"
+        );
+        // A role each `*` of the first pattern admits.
+        let allowed = principals
+            .split(',')
+            .next()
+            .expect("a pattern")
+            .replace('*', ACCOUNT);
+
+        let h = Harness::start().await;
+        let (roles, others) = h.seed_findings();
+        h.emulator
+            .put_archive_rule(ANALYZER, "vendor-roles", common::roles_rule_json());
+        h.emulator
+            .put_archive_rule(ANALYZER, "buckets", common::buckets_rule_json());
+        let function = Provider::spawn(&h, &function_name, environment.clone()).await;
+        let change = |rule: &str, filter: Value, caller: &str| {
+            RuleChange::create(ACCOUNT, REGION, ANALYZER, rule, filter)
+                .by(Caller::role(caller))
+                .event()
+        };
+
+        let applied = function
+            .run(&change("vendor-roles", common::roles_rule_json(), &allowed))
+            .await;
+        let refused = function
+            .run(&change(
+                "buckets",
+                common::buckets_rule_json(),
+                &format!("arn:aws:iam::{ACCOUNT}:role/someone-else"),
+            ))
+            .await;
+        let skipped = function
+            .run(&change(
+                "buckets",
+                common::buckets_rule_json(),
+                &provider_role,
+            ))
+            .await;
+
+        assert_eq!(applied["outcomes"][0]["outcome"], "applied", "{applied}");
+        assert_eq!(refused["outcomes"][0]["outcome"], "refused", "{refused}");
+        let why = refused["outcomes"][0]["why"].as_str().unwrap_or_default();
+        assert!(why.contains("matches none of"), "{refused}");
+        assert_eq!(skipped["outcomes"][0]["outcome"], "skipped", "{skipped}");
+        let why = skipped["outcomes"][0]["why"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("made by the CloudFormation provider"),
+            "{skipped}"
+        );
+        for id in &roles {
+            assert_eq!(h.status_of(id), FindingStatus::Archived);
+        }
+        for id in &others {
+            assert_eq!(h.status_of(id), FindingStatus::Active);
+        }
+        ran = true;
+    }
+    assert!(ran, "the example declares an AutoApply");
 }
