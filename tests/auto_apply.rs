@@ -84,8 +84,11 @@ async fn a_create_archive_rule_event_applies_the_rule_to_its_existing_findings()
     for id in &others {
         assert_eq!(h.status_of(id), FindingStatus::Active);
     }
+    let mut operations = h.operations();
+    // GetAnalyzer and GetArchiveRule go out together; either may arrive first.
+    operations[..2].sort();
     assert_eq!(
-        h.operations(),
+        operations,
         [
             "GetAnalyzer",
             "GetArchiveRule",
@@ -276,7 +279,11 @@ async fn changes_on_service_linked_or_inactive_analyzers_are_skipped() {
         let outcome = only_outcome(&summary);
         assert_eq!(outcome["outcome"], "skipped", "{outcome}");
     }
-    assert!(h.operations().iter().all(|op| op == "GetAnalyzer"));
+    assert!(h
+        .operations()
+        .iter()
+        .all(|op| op == "GetAnalyzer" || op == "GetArchiveRule"));
+    assert!(h.mutating_calls().is_empty(), "nothing applied");
     assert_eq!(h.active_ids().len(), 8);
 }
 
@@ -319,7 +326,9 @@ async fn an_event_whose_filter_was_changed_since_is_superseded_and_nothing_is_ap
 
     let outcome = only_outcome(&summary);
     assert_eq!(outcome["outcome"], "superseded", "{outcome}");
-    assert_eq!(h.operations(), ["GetAnalyzer", "GetArchiveRule"]);
+    let mut operations = h.operations();
+    operations.sort();
+    assert_eq!(operations, ["GetAnalyzer", "GetArchiveRule"]);
     assert_eq!(h.active_ids().len(), 8);
     // The same filter in another order and operator spelling is the same rule.
     let same = RuleChange::create(

@@ -270,8 +270,12 @@ async fn rule_change<A: AccessAnalyzer>(
     // A service-linked analyzer's rules are its service's (which also makes such changes), and an
     // analyzer that is not ACTIVE cannot apply: both are skipped before anything is read. The
     // look-up only ever skips: an answer it cannot use leaves the decision to GetArchiveRule, the
-    // step SPEC §9.2 names.
-    match aa.get_analyzer(&analyzer.name).await {
+    // step SPEC §9.2 names. Both reads go out together: one round trip, not two.
+    let (described, read) = tokio::join!(
+        aa.get_analyzer(&analyzer.name),
+        aa.get_archive_rule(&analyzer.name, &change.rule_name)
+    );
+    match described {
         Ok(listing) if listing.managed_by.is_some() => {
             return Ok(outcome(
                 Verdict::Skipped,
@@ -294,7 +298,7 @@ async fn rule_change<A: AccessAnalyzer>(
         Ok(_) => {}
         Err(e) => tracing::info!(error = %e, "GetAnalyzer did not say; GetArchiveRule decides"),
     }
-    let current = match aa.get_archive_rule(&analyzer.name, &change.rule_name).await {
+    let current = match read {
         Ok(criteria) => criteria,
         Err(e) if e.is_not_found() => {
             return Ok(outcome(

@@ -1,11 +1,12 @@
 //! `make bench`: the release `bootstrap` against its baselines, on the same Access Analyzer
 //! emulator, fake Lambda Runtime API and response receiver, at 0 ms and at 50 ms per call.
 //!
-//! Contestants: `bootstrap` (ours); `create-floor`, the least a Rust provider can do for a Create;
-//! `hello-lambda`, the init floor of any Rust Lambda; a Python `crhelper` + `boto3` handler run by
-//! `awslambdaric`. Each is spawned as Lambda spawns it. Every time is taken by this process from
-//! timestamps the fakes record (spawn, the first `/next` poll, each Access Analyzer request's
-//! arrival and answer, the response PUT's answer), never from a contestant's own logs.
+//! Contestants: `bootstrap` (ours), as the provider and as the auto-apply function given CloudTrail
+//! events; `create-floor`, the least a Rust provider can do for a Create; `hello-lambda`, the init
+//! floor of any Rust Lambda; a Python `crhelper` + `boto3` handler run by `awslambdaric`. Each is
+//! spawned as Lambda spawns it. Every time is taken by this process from timestamps the fakes
+//! record (spawn, the first `/next` poll, each Access Analyzer request's arrival and answer, the
+//! response PUT's answer, the invocation response's arrival), never from a contestant's own logs.
 //!
 //! Prints a Markdown report and writes it into `docs/benchmarks.md` between the markers.
 
@@ -108,6 +109,7 @@ impl Options {
     fn contestants(&self) -> Vec<Contestant> {
         let mut contestants = vec![
             Contestant::Bootstrap,
+            Contestant::AutoApply,
             Contestant::CreateFloor,
             Contestant::Hello,
         ];
@@ -115,6 +117,25 @@ impl Options {
             contestants.push(Contestant::Python);
         }
         contestants
+    }
+}
+
+#[cfg(test)]
+impl Options {
+    /// Paths that need not exist, for tests of what spawns nothing.
+    fn for_tests(latencies_ms: Vec<u64>) -> Options {
+        Options {
+            bootstrap: "bootstrap".into(),
+            hello: "hello-lambda".into(),
+            create_floor: "create-floor".into(),
+            python: None,
+            python_dir: "python".into(),
+            cold_runs: 3,
+            warm_events: 1,
+            latencies_ms,
+            zip: "bootstrap.zip".into(),
+            doc: None,
+        }
     }
 }
 

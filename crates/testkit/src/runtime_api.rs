@@ -68,6 +68,8 @@ struct QueuedEvent {
 struct Inner {
     queue: VecDeque<QueuedEvent>,
     outcomes: Vec<(String, InvocationOutcome)>,
+    /// When each outcome's body had arrived in full, by request id (the first one of an id).
+    outcome_received: HashMap<String, Instant>,
     next_polls: Vec<Instant>,
     init_errors: Vec<Value>,
     function_arn: String,
@@ -237,6 +239,12 @@ impl FakeRuntime {
         find(&self.shared.lock())
     }
 
+    /// When the invocation's response or error had arrived in full: the end of an invocation
+    /// whose result is its own response (an EventBridge one has no response URL).
+    pub fn outcome_received_at(&self, request_id: &str) -> Option<Instant> {
+        self.shared.lock().outcome_received.get(request_id).copied()
+    }
+
     /// Every outcome so far, by request id, in arrival order.
     pub fn outcomes(&self) -> Vec<(String, InvocationOutcome)> {
         self.shared.lock().outcomes.clone()
@@ -327,8 +335,7 @@ async fn invocation_response(
     body: Bytes,
 ) -> StatusCode {
     let outcome = InvocationOutcome::Response(json_or_string(&body));
-    shared.lock().outcomes.push((request_id, outcome));
-    shared.notify_change();
+    record_outcome(&shared, request_id, outcome);
     StatusCode::ACCEPTED
 }
 
@@ -345,9 +352,22 @@ async fn invocation_error(
         error_type,
         body: json_or_string(&body),
     };
-    shared.lock().outcomes.push((request_id, outcome));
-    shared.notify_change();
+    record_outcome(&shared, request_id, outcome);
     StatusCode::ACCEPTED
+}
+
+/// Called once axum has read the whole body, so the instant is when the result had arrived.
+fn record_outcome(shared: &Shared, request_id: String, outcome: InvocationOutcome) {
+    let received = Instant::now();
+    {
+        let mut inner = shared.lock();
+        inner
+            .outcome_received
+            .entry(request_id.clone())
+            .or_insert(received);
+        inner.outcomes.push((request_id, outcome));
+    }
+    shared.notify_change();
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {

@@ -478,8 +478,16 @@ async fn fake_runtime_serves_events_as_the_lambda_runtime_api() {
     assert!(deadline > now + 50_000 && deadline <= now + 60_000);
 
     let response_path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
+    assert_eq!(runtime.outcome_received_at(&request_id), None);
+    let posting = Instant::now();
     let accepted = http(&address, "POST", &response_path, &[], r#"{"ok":true}"#).await;
+    let answered = Instant::now();
     assert_eq!(accepted.status, 202);
+    // The instant the response arrived: after the client sent it, before the client had the 202.
+    let received = runtime
+        .outcome_received_at(&request_id)
+        .expect("the response's arrival is recorded");
+    assert!(posting <= received && received <= answered);
     assert_eq!(
         runtime
             .wait_for_outcome(&request_id, Duration::from_secs(1))
@@ -521,6 +529,7 @@ async fn fake_runtime_serves_events_as_the_lambda_runtime_api() {
         }
         other => panic!("expected an error outcome, got {other:?}"),
     }
+    assert!(runtime.outcome_received_at(&second) >= Some(received));
     assert_eq!(runtime.outcomes().len(), 2);
     assert_eq!(runtime.next_polls().len(), 2);
     assert_eq!(
