@@ -25,7 +25,7 @@ function providerCode(): ProviderCode {
   if (prefix !== undefined && key !== undefined) {
     return ProviderCode.fromRegionalBucket(prefix, key);
   }
-  const zip = app.node.tryGetContext('bootstrapZip') ?? path.join(__dirname, '..', '..', '..', 'target', 'lambda', 'bootstrap', 'bootstrap.zip');
+  const zip = app.node.tryGetContext('bootstrapZip') ?? path.join(__dirname, '..', '..', 'target', 'lambda', 'bootstrap', 'bootstrap.zip');
   if (!fs.existsSync(zip)) {
     throw new Error(`no provider code at ${zip}: run \`make package\`, or pass -c bootstrapZip=PATH, or -c codeBucketPrefix=PREFIX -c codeKey=KEY`);
   }
