@@ -365,6 +365,8 @@ pub(crate) struct AnalyzerState {
     findings: Vec<Finding>,
     /// `ACTIVE`, `CREATING`, `DISABLED` or `FAILED` (`AnalyzerSummary.status`).
     status: String,
+    /// `AnalyzerSummary.statusReason.code`, e.g. `SERVICE_LINKED_ROLE_CREATION_FAILED`.
+    status_reason: Option<String>,
     /// The managing service of a service-linked analyzer (`AnalyzerSummary.managedBy`, "only
     /// present for service-linked analyzers").
     managed_by: Option<String>,
@@ -556,25 +558,37 @@ impl State {
             rules: Vec::new(),
             findings: Vec::new(),
             status: "ACTIVE".to_owned(),
+            status_reason: None,
             managed_by: None,
         };
         self.lock().analyzers.insert(name.to_owned(), analyzer);
         Ok(arn)
     }
 
-    /// Sets what `GetAnalyzer` and `ListAnalyzers` report of an analyzer: its status and, for a
-    /// service-linked one, the service that manages it. `false` when it does not exist.
-    pub(crate) fn describe_analyzer(
+    /// Sets the status (and its reason) that `GetAnalyzer` and `ListAnalyzers` report of an
+    /// analyzer; the emulator still serves its other calls. `false` when it does not exist.
+    pub(crate) fn set_analyzer_status(
         &self,
         name: &str,
         status: &str,
-        managed_by: Option<&str>,
+        status_reason: Option<&str>,
     ) -> bool {
         let mut inner = self.lock();
         let Some(analyzer) = inner.analyzer_mut(name) else {
             return false;
         };
         analyzer.status = status.to_owned();
+        analyzer.status_reason = status_reason.map(str::to_owned);
+        true
+    }
+
+    /// Makes an analyzer service-linked (`managed_by` the managing service's principal), or
+    /// customer-managed again with `None`. `false` when it does not exist.
+    pub(crate) fn set_managed_by(&self, name: &str, managed_by: Option<&str>) -> bool {
+        let mut inner = self.lock();
+        let Some(analyzer) = inner.analyzer_mut(name) else {
+            return false;
+        };
         analyzer.managed_by = managed_by.map(str::to_owned);
         true
     }
@@ -789,7 +803,8 @@ impl Emulator {
     /// If the analyzer does not exist.
     pub fn describe_analyzer(&self, name: &str, status: &str, managed_by: Option<&str>) {
         assert!(
-            self.state.describe_analyzer(name, status, managed_by),
+            self.state.set_analyzer_status(name, status, None)
+                && self.state.set_managed_by(name, managed_by),
             "describe_analyzer: no analyzer named {name}"
         );
     }

@@ -141,10 +141,22 @@ fn analyzer_summary(analyzer: &AnalyzerState) -> Value {
         "status": analyzer.status,
         "tags": {},
     });
+    if let Some(code) = &analyzer.status_reason {
+        summary["statusReason"] = json!({ "code": code });
+    }
     if let Some(service) = &analyzer.managed_by {
         summary["managedBy"] = service.as_str().into();
     }
     summary
+}
+
+/// The analyzer a call names, by `analyzerName` (URI label) or `analyzerArn` (body member).
+fn named_analyzer(call: &Call) -> Option<&str> {
+    if let Some(name) = call.params.get("analyzerName").and_then(Value::as_str) {
+        return Some(name);
+    }
+    let arn = call.params.get("analyzerArn").and_then(Value::as_str)?;
+    arn.rsplit_once(":analyzer/").map(|(_, name)| name)
 }
 
 /// A service-linked analyzer belongs to its service: a caller may read it (`GetAnalyzer`,
@@ -159,19 +171,11 @@ fn refuse_service_linked(state: &Arc<State>, call: &Call) -> Result<(), ApiError
     ) {
         return Ok(());
     }
-    let named = call
-        .params
-        .get("analyzerName")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| {
-            let arn = call.params.get("analyzerArn").and_then(Value::as_str)?;
-            arn.rsplit_once(":analyzer/")
-                .map(|(_, name)| name.to_owned())
-        });
-    let Some(name) = named else { return Ok(()) };
+    let Some(name) = named_analyzer(call) else {
+        return Ok(());
+    };
     let inner = state.lock();
-    match inner.analyzer(&name).and_then(|a| a.managed_by.clone()) {
+    match inner.analyzer(name).and_then(|a| a.managed_by.clone()) {
         Some(service) => Err(ApiError::access_denied(format!(
             "access-analyzer:{} is not allowed on analyzer {name}: it is a service-linked analyzer managed by {service}",
             call.operation.name()
@@ -646,6 +650,31 @@ fn with_next_token(mut body: Value, next_token: Option<String>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_analyzer_is_named_by_uri_label_or_arn() {
+        let call = |operation, params: Value| Call {
+            operation,
+            params: serde_json::from_value(params).unwrap(),
+        };
+        let by_name = call(
+            Operation::ListArchiveRules,
+            json!({"analyzerName": "_AccessAnalyzerForSecurityHubV2-0000000a"}),
+        );
+        assert_eq!(
+            named_analyzer(&by_name),
+            Some("_AccessAnalyzerForSecurityHubV2-0000000a")
+        );
+        let by_arn = call(
+            Operation::ApplyArchiveRule,
+            json!({"analyzerArn": "arn:aws:access-analyzer:us-east-1:200000000001:analyzer/a-1", "ruleName": "r"}),
+        );
+        assert_eq!(named_analyzer(&by_arn), Some("a-1"));
+        assert_eq!(
+            named_analyzer(&call(Operation::ListAnalyzers, json!({}))),
+            None
+        );
+    }
 
     fn call(params: Value) -> Call {
         let Value::Object(params) = params else {

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{analyzers, ec2, organizations, sts, Org, OrgRequest, Principal};
+use super::{ec2, organizations, sts, Org, OrgRequest, Principal};
 use crate::access_analyzer::{
     service,
     wire::{self, ApiError, Call, Operation},
@@ -267,10 +267,8 @@ async fn answer(
         }
         Service::AccessAnalyzer => {
             let call = call.expect("an Access Analyzer request has its operation");
-            analyzers::refuse_service_linked(org, &principal.account, region, &call)?;
             let state = org.analyzer_state(&principal.account, region);
-            let mut body = service::execute(&state, &call)?;
-            analyzers::describe(org, &principal.account, region, call.operation, &mut body);
+            let body = service::execute(&state, &call)?;
             Ok(wire::json_response(StatusCode::OK, &body, request_id))
         }
     }

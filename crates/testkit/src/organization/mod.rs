@@ -309,8 +309,6 @@ struct OrgInner {
     denied: HashSet<String>,
     assume_role_calls: HashMap<String, usize>,
     analyzers: BTreeMap<(String, String), Arc<access_analyzer::State>>,
-    /// Status and manager per (account, region, analyzer name); absent: ACTIVE, customer-managed.
-    overlays: HashMap<(String, String, String), analyzers::Overlay>,
     service_linked_created: u64,
     faults: Vec<FaultRule>,
     latency: Duration,
@@ -356,7 +354,6 @@ impl Org {
                 denied,
                 assume_role_calls: HashMap::new(),
                 analyzers: BTreeMap::new(),
-                overlays: HashMap::new(),
                 service_linked_created: 0,
                 faults: Vec::new(),
                 latency: Duration::ZERO,
@@ -418,25 +415,6 @@ impl Org {
                 access_analyzer::State::with_id_namespace(config, namespace)
             })
             .clone()
-    }
-
-    /// What the organization lays over an analyzer's summary.
-    fn overlay(&self, account: &str, region: &str, name: &str) -> analyzers::Overlay {
-        self.lock()
-            .overlays
-            .get(&(account.to_owned(), region.to_owned(), name.to_owned()))
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn set_overlay(&self, account: &str, region: &str, name: &str, overlay: analyzers::Overlay) {
-        let key = (account.to_owned(), region.to_owned(), name.to_owned());
-        let mut inner = self.lock();
-        if overlay == analyzers::Overlay::default() {
-            inner.overlays.remove(&key);
-        } else {
-            inner.overlays.insert(key, overlay);
-        }
     }
 
     fn next_request_id(&self) -> String {
@@ -677,12 +655,10 @@ impl AccountRegion {
     /// Adds an ACTIVE, customer-managed analyzer (replacing one of the same name) and returns its
     /// ARN.
     pub fn add_analyzer(&self, name: &str, analyzer_type: &str) -> String {
-        self.forget_overlay(name);
         self.state.add_analyzer(name, analyzer_type)
     }
 
     pub fn remove_analyzer(&self, name: &str) {
-        self.forget_overlay(name);
         self.state.remove_analyzer(name);
     }
 
@@ -710,12 +686,7 @@ impl AccountRegion {
         };
         let name = analyzers::service_linked_name(service_name, id);
         self.state.add_analyzer(&name, analyzer_type);
-        let overlay = analyzers::Overlay {
-            managed_by: Some(managed_by.to_owned()),
-            ..analyzers::Overlay::default()
-        };
-        self.org
-            .set_overlay(&self.account, &self.region, &name, overlay);
+        self.state.set_managed_by(&name, Some(managed_by));
         name
     }
 
@@ -728,26 +699,8 @@ impl AccountRegion {
         status: AnalyzerStatus,
         status_reason: Option<&str>,
     ) {
-        let overlay = analyzers::Overlay {
-            status,
-            status_reason: status_reason.map(str::to_owned),
-            ..self.overlay(name)
-        };
-        self.org
-            .set_overlay(&self.account, &self.region, name, overlay);
-    }
-
-    fn overlay(&self, name: &str) -> analyzers::Overlay {
-        self.org.overlay(&self.account, &self.region, name)
-    }
-
-    fn forget_overlay(&self, name: &str) {
-        self.org.set_overlay(
-            &self.account,
-            &self.region,
-            name,
-            analyzers::Overlay::default(),
-        );
+        self.state
+            .set_analyzer_status(name, status.as_str(), status_reason);
     }
 
     /// Adds a finding as the analyzer would on discovering it (its archive rules apply).
