@@ -5,11 +5,9 @@
 //! to the apply engine; it never writes a rule.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use futures_util::future::try_join_all;
 use serde_json::Value;
-use tokio::time::Instant;
 
 use crate::access_analyzer::AccessAnalyzer;
 use crate::apply::{self, ApplyReport, ApplySettings, Rule};
@@ -23,21 +21,15 @@ use crate::request::{EventContext, Success};
 
 pub const RESOURCE_TYPE: &str = "Custom::ApplyArchiveRules";
 
-/// How [`apply_existing_rules`] runs.
+/// How [`apply_existing_rules`] runs: which rules, the limit, and how the engine applies them.
 pub struct ApplyOptions<'a> {
     /// `None`: every rule of the analyzer.
     pub rule_names: Option<&'a [String]>,
-    pub archive_timeout: Duration,
-    /// When the work must be over (the wait stops shortly before).
-    pub deadline: Instant,
     /// Distinct findings matched by all rules together; above it nothing is applied.
     pub max_findings_to_archive: Option<u64>,
     /// Count only: report what would be archived, apply nothing.
     pub dry_run: bool,
-    /// The client token of each rule's `ApplyArchiveRule`.
-    pub client_token: &'a (dyn Fn(&str) -> String + Sync),
-    /// Writes the apply's metrics under this trigger; `None` for the command line.
-    pub metrics: Option<Trigger>,
+    pub apply: ApplySettings<'a>,
 }
 
 /// What a deadline guard learns of [`apply_existing_rules`]: each step, and once the rules are
@@ -69,20 +61,12 @@ pub async fn apply_existing_rules<A: AccessAnalyzer>(
         return Ok(counted.dry_run());
     }
     step("applying the archive rules");
-    let settings = ApplySettings {
-        archive_timeout: options.archive_timeout,
-        deadline: options.deadline,
-        client_token: options.client_token,
-        metrics: options.metrics,
-    };
     let so_far = |report: &ApplyReport| {
         if let Some(g) = &guarded {
-            g.progress
-                .set_step("waiting for matched findings to read ARCHIVED");
             g.progress.applied((g.success_of)(report));
         }
     };
-    apply::apply(aa, &counted, &settings, &so_far).await
+    apply::apply(aa, &counted, &options.apply, &so_far).await
 }
 
 /// The rules to apply with their filters: the named ones (each must exist), or every rule.
@@ -172,12 +156,14 @@ pub async fn apply<A: AccessAnalyzer>(
     let token = |rule: &str| ctx.client_token("ApplyArchiveRule", &analyzer.name, rule);
     let options = ApplyOptions {
         rule_names: props.rule_names.as_deref(),
-        archive_timeout: props.archive_timeout,
-        deadline: ctx.deadline,
         max_findings_to_archive: props.max_findings_to_archive,
         dry_run: false,
-        client_token: &token,
-        metrics: Some(Trigger::ApplyArchiveRules),
+        apply: ApplySettings {
+            archive_timeout: props.archive_timeout,
+            deadline: ctx.deadline,
+            client_token: &token,
+            metrics: Some(Trigger::ApplyArchiveRules),
+        },
     };
     let success_of = |report: &ApplyReport| success(&analyzer, report);
     let guarded = Guarded {

@@ -82,9 +82,12 @@ impl Progress {
         self.state().applied.clone()
     }
 
-    /// Records that the apply succeeded, and the answer as far as the verification has got.
+    /// Records that the apply succeeded, and the answer as far as the verification has got: what
+    /// remains is the wait.
     pub(crate) fn applied(&self, success: Success) {
-        self.state().applied = Some(success);
+        let mut state = self.state();
+        state.step = "waiting for matched findings to read ARCHIVED";
+        state.applied = Some(success);
     }
 
     pub(crate) fn start_replacement(&self) {

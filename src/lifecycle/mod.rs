@@ -153,7 +153,6 @@ async fn write_and_apply<A: AccessAnalyzer>(
         metrics: Some(Trigger::AppliedArchiveRule),
     };
     let so_far = |report: &ApplyReport| {
-        progress.set_step("waiting for matched findings to read ARCHIVED");
         progress.applied(success(target, origin, report));
     };
     let report = apply::apply(aa, &counted, &settings, &so_far).await?;

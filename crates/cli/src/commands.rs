@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use applied_archive_rule::access_analyzer::{to_sdk_filter, SdkAccessAnalyzer};
+use applied_archive_rule::apply::ApplySettings;
 use applied_archive_rule::apply_rules::{apply_existing_rules, ApplyOptions};
 use applied_archive_rule::arn::Analyzer;
 use applied_archive_rule::auto_apply;
@@ -367,13 +368,15 @@ pub fn terminal_options<'a>(
     let archive_timeout = Duration::from_secs(archive_timeout_seconds);
     ApplyOptions {
         rule_names: rules.names(),
-        archive_timeout,
-        deadline: tokio::time::Instant::now() + archive_timeout + Duration::from_secs(60),
         max_findings_to_archive: None,
         dry_run,
-        client_token,
-        // A terminal has no CloudWatch Logs to turn EMF lines into metrics.
-        metrics: None,
+        apply: ApplySettings {
+            archive_timeout,
+            deadline: tokio::time::Instant::now() + archive_timeout + Duration::from_secs(60),
+            client_token,
+            // A terminal has no CloudWatch Logs to turn EMF lines into metrics.
+            metrics: None,
+        },
     }
 }
 
