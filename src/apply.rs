@@ -93,21 +93,12 @@ pub async fn count<A: AccessAnalyzer>(
             .await
             .map(|ids| ids.into_iter().collect::<BTreeSet<String>>())
             .map_err(|source| {
-                // A call that names no rule can only miss the analyzer.
-                if source.is_not_found() {
-                    ProviderError::AnalyzerNotFound {
-                        analyzer: analyzer.name.clone(),
-                        location: analyzer.location.clone(),
-                        source,
-                    }
-                } else {
-                    ProviderError::aws(
-                        "counting the findings matched by",
-                        &rule.name,
-                        &analyzer.name,
-                        source,
-                    )
-                }
+                analyzer_call_failed(
+                    analyzer,
+                    &rule.name,
+                    "counting the findings matched by",
+                    source,
+                )
             })
     });
     let by_rule = try_join_all(counts).await?;
@@ -256,6 +247,25 @@ pub async fn apply<A: AccessAnalyzer>(
         metrics::emit(trigger, &analyzer.name, &report, false);
     }
     Ok(report)
+}
+
+/// A failed call that needs no existing rule: a `ResourceNotFoundException` can only mean the
+/// analyzer is missing.
+pub(crate) fn analyzer_call_failed(
+    analyzer: &Analyzer,
+    rule: &str,
+    action: &'static str,
+    source: crate::error::AwsError,
+) -> ProviderError {
+    if source.is_not_found() {
+        ProviderError::AnalyzerNotFound {
+            analyzer: analyzer.name.clone(),
+            location: analyzer.location.clone(),
+            source,
+        }
+    } else {
+        ProviderError::aws(action, rule, &analyzer.name, source)
+    }
 }
 
 /// What the reads after `ApplyArchiveRule` established.

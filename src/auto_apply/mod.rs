@@ -160,7 +160,7 @@ async fn handle_event<A: AccessAnalyzer>(
             .checked_sub(settings.timeout_margin)
             .unwrap_or_default();
     let aa = &provider.access_analyzer;
-    let (trigger, event_id, outcomes) = match event {
+    let envelope = match &event {
         Event::Other {
             envelope,
             detail_type,
@@ -170,36 +170,30 @@ async fn handle_event<A: AccessAnalyzer>(
                 json!({"eventId": envelope.id, "ignored": format!("detail-type {detail_type:?} is neither a CloudTrail record nor a Scheduled Event")}),
             );
         }
-        Event::RuleChange(change) => {
-            let ctx = Context {
-                settings: &settings.auto_apply,
-                location,
-                deadline,
-                event_id: change.envelope.id.clone(),
-            };
-            let trigger = trigger_of(&change);
-            let outcome = cloudtrail::rule_change(aa, &ctx, &change)
-                .await
-                .map_err(|Transient(why)| {
-                    tracing::warn!(%why, "auto-apply: a transient failure; Lambda will run the event again");
-                    InvocationError::RetryLater(why)
-                })?;
-            (trigger, ctx.event_id, vec![outcome])
-        }
-        Event::Schedule(envelope) => {
-            let ctx = Context {
-                settings: &settings.auto_apply,
-                location,
-                deadline,
-                event_id: envelope.id.clone(),
-            };
-            let outcomes = reconcile::reconcile(aa, &ctx)
-                .await
-                .map_err(|Transient(why)| InvocationError::RetryLater(why))?;
-            (Trigger::Schedule, ctx.event_id, outcomes)
-        }
+        Event::RuleChange(change) => &change.envelope,
+        Event::Schedule(envelope) => envelope,
     };
-    Ok(summary(trigger, &event_id, &outcomes))
+    let ctx = Context {
+        settings: &settings.auto_apply,
+        location,
+        deadline,
+        event_id: envelope.id.clone(),
+    };
+    let (trigger, done) = match &event {
+        Event::RuleChange(change) => (
+            trigger_of(change),
+            cloudtrail::rule_change(aa, &ctx, change)
+                .await
+                .map(|outcome| vec![outcome]),
+        ),
+        // A Scheduled Event; any other kind was answered above.
+        _ => (Trigger::Schedule, reconcile::reconcile(aa, &ctx).await),
+    };
+    let outcomes = done.map_err(|Transient(why)| {
+        tracing::warn!(%why, "auto-apply: a transient failure; Lambda will run the event again");
+        InvocationError::RetryLater(why)
+    })?;
+    Ok(summary(trigger, &ctx.event_id, &outcomes))
 }
 
 fn trigger_of(change: &RuleChange) -> Trigger {

@@ -73,17 +73,9 @@ impl<'a> Target<'a> {
         ProviderError::aws(action, &self.rule.rule_name, &self.analyzer.name, source)
     }
 
-    /// A `ResourceNotFoundException` on a call that does not name the rule can only mean the analyzer.
+    /// A `ResourceNotFoundException` on a call that does not need the rule can only mean the analyzer.
     fn analyzer_error(&self, action: &'static str, source: AwsError) -> ProviderError {
-        if source.is_not_found() {
-            ProviderError::AnalyzerNotFound {
-                analyzer: self.analyzer.name.clone(),
-                location: self.analyzer.location.clone(),
-                source,
-            }
-        } else {
-            self.aws(action, source)
-        }
+        apply::analyzer_call_failed(&self.analyzer, &self.rule.rule_name, action, source)
     }
 
     fn token(&self, ctx: &EventContext, operation: &str) -> String {
